@@ -1,0 +1,93 @@
+"""Suite-wide guards: loopback-only sockets and no background task left running."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+# Network namespaces made by the tests themselves (issue 3's NAT tests) use this range.
+_TEST_NETS = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+_extra = os.environ.get("KOE_TEST_EXTRA_NETS", "")
+_TEST_NETS += [ipaddress.ip_network(n) for n in _extra.split(",") if n]
+
+
+def _allowed(address: Any) -> bool:
+    if not isinstance(address, tuple):
+        return True  # AF_UNIX paths and the like
+    host = address[0]
+    if host in ("localhost", "", "::", "0.0.0.0"):  # noqa: S104 - checked below for bind
+        return host in ("localhost", "")
+    try:
+        ip = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    return any(ip in net for net in _TEST_NETS)
+
+
+class NonLoopbackSocketError(RuntimeError):
+    """A test tried to reach or bind something that is not loopback."""
+
+
+_orig_connect = socket.socket.connect
+_orig_connect_ex = socket.socket.connect_ex
+_orig_bind = socket.socket.bind
+_orig_sendto = socket.socket.sendto
+
+
+def _guard(address: Any) -> None:
+    if not _allowed(address):
+        raise NonLoopbackSocketError(f"tests may only use loopback addresses, not {address!r}")
+
+
+def _connect(self: socket.socket, address: Any) -> None:
+    _guard(address)
+    _orig_connect(self, address)
+
+
+def _connect_ex(self: socket.socket, address: Any) -> int:
+    _guard(address)
+    return _orig_connect_ex(self, address)
+
+
+def _bind(self: socket.socket, address: Any) -> None:
+    _guard(address)
+    _orig_bind(self, address)
+
+
+def _sendto(self: socket.socket, data: Any, *args: Any) -> int:
+    _guard(args[-1])
+    return _orig_sendto(self, data, *args)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _loopback_only() -> Iterator[None]:
+    socket.socket.connect = _connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+    socket.socket.bind = _bind  # type: ignore[method-assign]
+    socket.socket.sendto = _sendto  # type: ignore[method-assign,assignment]
+    yield
+    socket.socket.connect = _orig_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _orig_connect_ex  # type: ignore[method-assign]
+    socket.socket.bind = _orig_bind  # type: ignore[method-assign]
+    socket.socket.sendto = _orig_sendto  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+async def _no_leftover_tasks() -> AsyncIterator[None]:
+    yield
+    me = asyncio.current_task()
+    for _ in range(3):
+        left = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+        if not left:
+            return
+        await asyncio.sleep(0.01)
+    names = ", ".join(repr(t.get_coro()) for t in left)
+    for t in left:
+        t.cancel()
+    pytest.fail(f"test left {len(left)} task(s) running: {names}")
