@@ -21,7 +21,7 @@ def _allowed(address: Any) -> bool:
     if not isinstance(address, tuple):
         return True  # AF_UNIX paths and the like
     host = address[0]
-    if host in ("localhost", "", "::", "0.0.0.0"):  # noqa: S104 - checked below for bind
+    if host in ("localhost", "", "::", "0.0.0.0"):
         return host in ("localhost", "")
     try:
         ip = ipaddress.ip_address(host.split("%")[0])

@@ -29,7 +29,9 @@ def test_to_e164_accepts_common_forms(raw: str, e164: str) -> None:
     assert to_e164(raw) == e164
 
 
-@pytest.mark.parametrize("raw", ["", "abc", "03-1234-567", "0312345678901", "+810312345678", "00312"])
+@pytest.mark.parametrize(
+    "raw", ["", "abc", "03-1234-567", "0312345678901", "+810312345678", "00312"]
+)
 def test_to_e164_rejects_with_code(raw: str) -> None:
     with pytest.raises(ValidationFailed) as info:
         to_e164(raw)

@@ -1,0 +1,1 @@
+"""Who is calling: password hashing, sessions, login throttling, admin devices."""

@@ -1,0 +1,1 @@
+"""Tenants and their directory: users, agents, skills, queues, numbers, flows, IVRs, hours."""

@@ -1,0 +1,808 @@
+"""Tenant and directory services: the only code that changes tenants and their objects.
+
+Every method takes ``tenant_id`` first (after ``self``); objects of another tenant answer
+"not found". Services validate domain rules (licenses R2.1, uniqueness, same-tenant
+references) and publish events after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from koe.core.clock import Clock, jst_today
+from koe.core.domain import TENANT_ROLES, AddOn, ContractStatus, LicenseKind, Role
+from koe.core.errors import Conflict, FieldError, ValidationFailed, not_found
+from koe.core.events import Event, EventBus
+from koe.core.phone import to_e164
+from koe.identity.passwords import hash_password
+from koe.licensing.rules import Holdings, check_named_users, holdings_on
+from koe.store.base import TenantScoped
+from koe.store.db import Database
+from koe.store.models import (
+    AddOnSubscription,
+    Agent,
+    AgentSkill,
+    BusinessHours,
+    CallFlow,
+    IvrMenu,
+    LicenseHolding,
+    PhoneNumber,
+    Queue,
+    Skill,
+    Tenant,
+    TenantContact,
+    User,
+)
+from koe.tenancy.flowdoc import validate_flow, validate_ivr
+from koe.tenancy.repository import Page, TenantRepository
+
+log = logging.getLogger(__name__)
+
+View = dict[str, Any]
+_CODE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
+_EXTENSION = re.compile(r"^[0-9]{2,8}$")
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01][0-9]|2[0-4]):[0-5][0-9]$")
+
+
+def _field_error(field: str, code: str, ja: str, en: str) -> ValidationFailed:
+    return ValidationFailed(code, ja, en, [FieldError(field, code, ja, en)])
+
+
+def _duplicate(field: str, value: Any) -> Conflict:
+    return Conflict(
+        "duplicate",
+        f"{field} {value!r} はすでに使われています。",
+        f"{field} {value!r} is already in use.",
+        [FieldError(field, "duplicate", "すでに使われています。", "Already in use.")],
+    )
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def row_view(row: Any, *, exclude: Sequence[str] = ()) -> View:
+    """A JSON-ready dict of a row's columns."""
+    return {
+        c.key: _iso(getattr(row, c.key))
+        for c in row.__table__.columns
+        if c.key not in exclude and c.key != "password_hash"
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A directory resource: its repository, list filters and search column."""
+
+    name: str
+    repo: TenantRepository[Any]
+    filters: tuple[str, ...] = ()
+    search: str | None = None
+    order_by: str = "id"
+
+
+REPOS: dict[str, TenantRepository[Any]] = {
+    "users": TenantRepository(User, "ユーザー", "User"),
+    "agents": TenantRepository(Agent, "エージェント", "Agent"),
+    "skills": TenantRepository(Skill, "スキル", "Skill"),
+    "queues": TenantRepository(Queue, "キュー", "Queue"),
+    "numbers": TenantRepository(PhoneNumber, "電話番号", "Phone number"),
+    "flows": TenantRepository(CallFlow, "着信フロー", "Call flow"),
+    "ivrs": TenantRepository(IvrMenu, "IVR", "IVR menu"),
+    "hours": TenantRepository(BusinessHours, "営業時間", "Business hours"),
+    "contacts": TenantRepository(TenantContact, "連絡先", "Contact"),
+    "licenses": TenantRepository(LicenseHolding, "ライセンス", "License"),
+    "addons": TenantRepository(AddOnSubscription, "付加機能", "Add-on"),
+}
+
+RESOURCES: dict[str, Resource] = {
+    "users": Resource("users", REPOS["users"], ("role", "active"), "login", "login"),
+    "agents": Resource("agents", REPOS["agents"], (), "display_name", "extension"),
+    "skills": Resource("skills", REPOS["skills"], (), "name", "name"),
+    "queues": Resource("queues", REPOS["queues"], (), "name", "name"),
+    "numbers": Resource("numbers", REPOS["numbers"], ("flow_id",), "e164", "e164"),
+    "flows": Resource("flows", REPOS["flows"], (), "name", "name"),
+    "ivrs": Resource("ivrs", REPOS["ivrs"], ("template",), "name", "name"),
+    "hours": Resource("hours", REPOS["hours"], (), "name", "name"),
+    "contacts": Resource("contacts", REPOS["contacts"], ("kind",), "name", "kind"),
+}
+
+
+class DirectoryService:
+    """Create, read, update and delete a tenant's directory objects."""
+
+    def __init__(self, db: Database, clock: Clock, bus: EventBus) -> None:
+        self.db = db
+        self.clock = clock
+        self.bus = bus
+
+    # ---- generic entry points (the API calls these) ----
+
+    async def page(
+        self,
+        tenant_id: str,
+        resource: str,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        q: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[View], int]:
+        """A page of ``resource`` objects of ``tenant_id`` and the total that matched."""
+        spec = RESOURCES[resource]
+        unknown = set(filters or {}) - set(spec.filters)
+        if unknown:
+            raise _field_error(
+                sorted(unknown)[0],
+                "unknown_filter",
+                f"絞り込み条件 {sorted(unknown)} は使えません。使える条件: {list(spec.filters)}",
+                f"Cannot filter on {sorted(unknown)}; allowed: {list(spec.filters)}",
+            )
+        async with self.db.transaction() as s:
+            page: Page[Any] = await spec.repo.list(
+                s,
+                tenant_id,
+                filters=filters,
+                search=(spec.search, q) if q and spec.search else None,
+                offset=offset,
+                limit=limit,
+                order_by=spec.order_by,
+            )
+            views = [await self._view(s, tenant_id, resource, row) for row in page.items]
+            return views, page.total
+
+    async def get(self, tenant_id: str, resource: str, object_id: str) -> View:
+        """One object of ``tenant_id``."""
+        async with self.db.transaction() as s:
+            row = await RESOURCES[resource].repo.get(s, tenant_id, object_id)
+            return await self._view(s, tenant_id, resource, row)
+
+    async def create(self, tenant_id: str, resource: str, data: Mapping[str, Any]) -> View:
+        """Create an object; domain rules checked, event published after the commit."""
+        creator = self._creators()[resource]
+        async with self.db.transaction() as s:
+            await self._lock_tenant(s, tenant_id)
+            row = await creator(s, tenant_id, dict(data))
+            await self._flush(s)
+            view = await self._view(s, tenant_id, resource, row)
+        await self._publish(f"{resource}.created", tenant_id, view)
+        return view
+
+    async def update(
+        self, tenant_id: str, resource: str, object_id: str, data: Mapping[str, Any]
+    ) -> View:
+        """Change an object's fields."""
+        async with self.db.transaction() as s:
+            await self._lock_tenant(s, tenant_id)
+            row = await RESOURCES[resource].repo.get(s, tenant_id, object_id)
+            updater = self._updaters().get(resource, self._update_plain)
+            await updater(s, tenant_id, row, dict(data))
+            await self._flush(s)
+            view = await self._view(s, tenant_id, resource, row)
+        await self._publish(f"{resource}.updated", tenant_id, view)
+        return view
+
+    async def delete(self, tenant_id: str, resource: str, object_id: str) -> None:
+        """Delete an object (an agent takes its user with it)."""
+        async with self.db.transaction() as s:
+            row = await RESOURCES[resource].repo.get(s, tenant_id, object_id)
+            if resource == "agents":
+                user = await REPOS["users"].get(s, tenant_id, row.user_id)
+                await s.delete(user)
+            await s.delete(row)
+            await self._flush(s)
+        await self._publish(f"{resource}.deleted", tenant_id, {"id": object_id})
+
+    # ---- helpers ----
+
+    async def _lock_tenant(self, s: AsyncSession, tenant_id: str) -> Tenant:
+        """Serialise writers of one tenant (license counts must not race)."""
+        stmt = select(Tenant).where(Tenant.id == tenant_id)
+        if self.db.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        tenant = (await s.execute(stmt)).scalar_one_or_none()
+        if tenant is None:
+            raise not_found("テナント", "Tenant")
+        return tenant
+
+    async def _flush(self, s: AsyncSession) -> None:
+        try:
+            await s.flush()
+        except IntegrityError as err:
+            raise Conflict(
+                "integrity_conflict",
+                "ほかのデータと矛盾するため保存できません(重複または参照中)。",
+                "Cannot save: it conflicts with other data (duplicate or still referenced).",
+            ) from err
+
+    async def _publish(self, kind: str, tenant_id: str, data: View) -> None:
+        await self.bus.publish(Event(kind, tenant_id, self.clock.now(), data))
+
+    async def holdings(self, s: AsyncSession, tenant_id: str, day: date | None = None) -> Holdings:
+        """License quantities of ``tenant_id`` in force on ``day`` (JST today by default)."""
+        rows = (await s.execute(REPOS["licenses"].scoped(tenant_id))).scalars().all()
+        return holdings_on(rows, day or jst_today(self.clock))
+
+    async def named_users(self, s: AsyncSession, tenant_id: str) -> int:
+        """Active users that need a user license (agents and supervisors, R2.1)."""
+        stmt = (
+            select(func.count())
+            .select_from(User)
+            .where(
+                User.tenant_id == tenant_id,
+                User.active.is_(True),
+                User.role.in_([Role.AGENT, Role.SUPERVISOR]),
+            )
+        )
+        return int((await s.execute(stmt)).scalar_one())
+
+    async def _check_user_license(self, s: AsyncSession, tenant_id: str) -> None:
+        check_named_users(await self.holdings(s, tenant_id), await self.named_users(s, tenant_id))
+
+    async def _ensure_refs(
+        self, s: AsyncSession, tenant_id: str, refs: Mapping[str, Sequence[str]], field: str
+    ) -> None:
+        """Every referenced id must be an object of the same tenant."""
+        for resource, ids in refs.items():
+            repo = REPOS[resource]
+            for object_id in set(ids):
+                if await repo.find(s, tenant_id, id=object_id) is None:
+                    raise _field_error(
+                        field,
+                        "unknown_reference",
+                        f"{repo.label_ja} {object_id!r} はこのテナントにありません。",
+                        f"{repo.label_en} {object_id!r} does not exist in this tenant.",
+                    )
+
+    async def _view(self, s: AsyncSession, tenant_id: str, resource: str, row: Any) -> View:
+        view = row_view(row)
+        if resource == "agents":
+            user = await REPOS["users"].get(s, tenant_id, row.user_id)
+            view |= {
+                "login": user.login,
+                "role": user.role.value,
+                "email": user.email,
+                "active": user.active,
+            }
+            skills = (
+                (
+                    await s.execute(
+                        select(AgentSkill)
+                        .where(AgentSkill.tenant_id == tenant_id, AgentSkill.agent_id == row.id)
+                        .order_by(AgentSkill.skill_id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            view["skills"] = [{"skill_id": k.skill_id, "level": k.level} for k in skills]
+        return view
+
+    def _creators(
+        self,
+    ) -> dict[str, Callable[[AsyncSession, str, dict[str, Any]], Awaitable[Any]]]:
+        return {
+            "users": self._create_user,
+            "agents": self._create_agent,
+            "skills": self._create_plain(Skill, unique=("name",)),
+            "queues": self._create_queue,
+            "numbers": self._create_number,
+            "flows": self._create_flow,
+            "ivrs": self._create_ivr,
+            "hours": self._create_hours,
+            "contacts": self._create_plain(TenantContact),
+        }
+
+    def _updaters(
+        self,
+    ) -> dict[str, Callable[[AsyncSession, str, Any, dict[str, Any]], Awaitable[None]]]:
+        return {
+            "users": self._update_user,
+            "agents": self._update_agent,
+            "queues": self._update_queue,
+            "numbers": self._update_number,
+            "flows": self._update_flow,
+            "ivrs": self._update_ivr,
+            "hours": self._update_hours,
+        }
+
+    def _create_plain(
+        self, model: type[TenantScoped], unique: tuple[str, ...] = ()
+    ) -> Callable[[AsyncSession, str, dict[str, Any]], Awaitable[Any]]:
+        resource = next(n for n, r in REPOS.items() if r.model is model)
+
+        async def create(s: AsyncSession, tenant_id: str, data: dict[str, Any]) -> Any:
+            for field in unique:
+                if await REPOS[resource].find(s, tenant_id, **{field: data[field]}):
+                    raise _duplicate(field, data[field])
+            return REPOS[resource].add(s, tenant_id, model(**data))
+
+        return create
+
+    async def _update_plain(
+        self, s: AsyncSession, tenant_id: str, row: Any, data: dict[str, Any]
+    ) -> None:
+        table = row.__table__
+        for field, value in data.items():
+            unique = any(
+                field in {c.name for c in con.columns} and len(con.columns) <= 2
+                for con in table.constraints
+                if con.__class__.__name__ == "UniqueConstraint"
+            )
+            if unique and value != getattr(row, field):
+                repo = next(r for r in REPOS.values() if r.model is type(row))
+                if await repo.find(s, tenant_id, **{field: value}):
+                    raise _duplicate(field, value)
+            setattr(row, field, value)
+
+    # ---- users and agents ----
+
+    async def _new_user(self, s: AsyncSession, tenant_id: str, data: dict[str, Any]) -> User:
+        role = Role(data.get("role", Role.AGENT))
+        if role not in TENANT_ROLES:
+            raise _field_error(
+                "role",
+                "invalid_role",
+                "テナントのユーザーに使えない役割です。",
+                "Not a tenant role.",
+            )
+        if await REPOS["users"].find(s, tenant_id, login=data["login"]):
+            raise _duplicate("login", data["login"])
+        if role.is_named_user:
+            await self._check_user_license(s, tenant_id)
+        user = User(
+            login=data["login"],
+            name=data["name"],
+            email=data.get("email"),
+            role=role,
+            password_hash=hash_password(data["password"]),
+            language=data.get("language", "ja"),
+            active=data.get("active", True),
+            created_at=self.clock.now(),
+        )
+        REPOS["users"].add(s, tenant_id, user)
+        return user
+
+    async def _create_user(self, s: AsyncSession, tenant_id: str, data: dict[str, Any]) -> User:
+        return await self._new_user(s, tenant_id, data)
+
+    async def _update_user(
+        self, s: AsyncSession, tenant_id: str, row: User, data: dict[str, Any]
+    ) -> None:
+        if "password" in data:
+            row.password_hash = hash_password(data.pop("password"))
+        if "role" in data:
+            data["role"] = Role(data["role"])
+            if data["role"] not in TENANT_ROLES:
+                raise _field_error(
+                    "role",
+                    "invalid_role",
+                    "テナントのユーザーに使えない役割です。",
+                    "Not a tenant role.",
+                )
+        becomes_named = Role(data.get("role", row.role)).is_named_user and data.get(
+            "active", row.active
+        )
+        if becomes_named and not (row.role.is_named_user and row.active):
+            await self._check_user_license(s, tenant_id)
+        await self._update_plain(s, tenant_id, row, data)
+
+    async def _set_agent_skills(
+        self, s: AsyncSession, tenant_id: str, agent: Agent, skills: list[dict[str, Any]]
+    ) -> None:
+        seen: set[str] = set()
+        for entry in skills:
+            if entry["skill_id"] in seen:
+                raise _field_error(
+                    "skills",
+                    "duplicate_skill",
+                    "同じスキルが2回指定されています。",
+                    "The same skill is listed twice.",
+                )
+            seen.add(entry["skill_id"])
+        await self._ensure_refs(s, tenant_id, {"skills": list(seen)}, "skills")
+        existing = (
+            (
+                await s.execute(
+                    select(AgentSkill).where(
+                        AgentSkill.tenant_id == tenant_id, AgentSkill.agent_id == agent.id
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for old in existing:
+            await s.delete(old)
+        await s.flush()
+        for entry in skills:
+            s.add(
+                AgentSkill(
+                    tenant_id=tenant_id,
+                    agent_id=agent.id,
+                    skill_id=entry["skill_id"],
+                    level=entry["level"],
+                )
+            )
+
+    async def _check_extension(self, s: AsyncSession, tenant_id: str, extension: str) -> None:
+        if not _EXTENSION.match(extension):
+            raise _field_error(
+                "extension",
+                "invalid_extension",
+                "内線番号は2〜8桁の数字です。",
+                "Extensions are 2 to 8 digits.",
+            )
+        if await REPOS["agents"].find(s, tenant_id, extension=extension):
+            raise _duplicate("extension", extension)
+
+    async def _create_agent(self, s: AsyncSession, tenant_id: str, data: dict[str, Any]) -> Agent:
+        role = Role(data.get("role", Role.AGENT))
+        if not role.is_named_user:
+            raise _field_error(
+                "role",
+                "invalid_role",
+                "エージェントの役割は agent か supervisor です。",
+                "An agent's role is agent or supervisor.",
+            )
+        await self._check_extension(s, tenant_id, data["extension"])
+        user = await self._new_user(
+            s, tenant_id, data | {"role": role, "name": data["display_name"]}
+        )
+        await s.flush()
+        agent = Agent(
+            user_id=user.id, extension=data["extension"], display_name=data["display_name"]
+        )
+        REPOS["agents"].add(s, tenant_id, agent)
+        await s.flush()
+        await self._set_agent_skills(s, tenant_id, agent, data.get("skills", []))
+        return agent
+
+    async def _update_agent(
+        self, s: AsyncSession, tenant_id: str, row: Agent, data: dict[str, Any]
+    ) -> None:
+        if "extension" in data and data["extension"] != row.extension:
+            await self._check_extension(s, tenant_id, data["extension"])
+            row.extension = data["extension"]
+        if "display_name" in data:
+            row.display_name = data["display_name"]
+        if "skills" in data:
+            await self._set_agent_skills(s, tenant_id, row, data["skills"])
+        user_fields: dict[str, Any] = {
+            k: data[k] for k in ("password", "email", "active", "role") if k in data
+        }
+        if "display_name" in data:
+            user_fields["name"] = data["display_name"]
+        if user_fields:
+            user = await REPOS["users"].get(s, tenant_id, row.user_id)
+            await self._update_user(s, tenant_id, user, user_fields)
+
+    # ---- queues ----
+
+    async def _check_queue_skills(
+        self, s: AsyncSession, tenant_id: str, skills: list[dict[str, Any]]
+    ) -> None:
+        await self._ensure_refs(s, tenant_id, {"skills": [k["skill_id"] for k in skills]}, "skills")
+
+    async def _create_queue(self, s: AsyncSession, tenant_id: str, data: dict[str, Any]) -> Queue:
+        if await REPOS["queues"].find(s, tenant_id, name=data["name"]):
+            raise _duplicate("name", data["name"])
+        await self._check_queue_skills(s, tenant_id, data.get("skills", []))
+        row = Queue(**data)
+        REPOS["queues"].add(s, tenant_id, row)
+        return row
+
+    async def _update_queue(
+        self, s: AsyncSession, tenant_id: str, row: Queue, data: dict[str, Any]
+    ) -> None:
+        if "skills" in data:
+            await self._check_queue_skills(s, tenant_id, data["skills"])
+        await self._update_plain(s, tenant_id, row, data)
+
+    # ---- numbers (unique in the whole installation) ----
+
+    async def _check_number(self, s: AsyncSession, tenant_id: str, e164: str) -> None:
+        taken = (
+            await s.execute(select(PhoneNumber.tenant_id).where(PhoneNumber.e164 == e164))
+        ).scalar_one_or_none()
+        if taken is not None:
+            # Same message whoever holds it: never reveal another tenant's numbers.
+            raise _duplicate("number", e164)
+
+    async def _number_flow(self, s: AsyncSession, tenant_id: str, data: dict[str, Any]) -> None:
+        if data.get("flow_id"):
+            await self._ensure_refs(s, tenant_id, {"flows": [data["flow_id"]]}, "flow_id")
+
+    async def _create_number(
+        self, s: AsyncSession, tenant_id: str, data: dict[str, Any]
+    ) -> PhoneNumber:
+        e164 = to_e164(data.pop("number"))
+        await self._check_number(s, tenant_id, e164)
+        await self._number_flow(s, tenant_id, data)
+        row = PhoneNumber(e164=e164, **data)
+        REPOS["numbers"].add(s, tenant_id, row)
+        return row
+
+    async def _update_number(
+        self, s: AsyncSession, tenant_id: str, row: PhoneNumber, data: dict[str, Any]
+    ) -> None:
+        if "number" in data:
+            e164 = to_e164(data.pop("number"))
+            if e164 != row.e164:
+                await self._check_number(s, tenant_id, e164)
+                row.e164 = e164
+        await self._number_flow(s, tenant_id, data)
+        await self._update_plain(s, tenant_id, row, data)
+
+    # ---- flows and IVRs ----
+
+    async def _create_flow(self, s: AsyncSession, tenant_id: str, data: dict[str, Any]) -> CallFlow:
+        if await REPOS["flows"].find(s, tenant_id, name=data["name"]):
+            raise _duplicate("name", data["name"])
+        await self._ensure_refs(s, tenant_id, validate_flow(data["document"]), "document")
+        row = CallFlow(version=1, **data)
+        REPOS["flows"].add(s, tenant_id, row)
+        return row
+
+    async def _update_flow(
+        self, s: AsyncSession, tenant_id: str, row: CallFlow, data: dict[str, Any]
+    ) -> None:
+        if "document" in data:
+            await self._ensure_refs(s, tenant_id, validate_flow(data["document"]), "document")
+            row.version += 1
+        await self._update_plain(s, tenant_id, row, data)
+
+    async def _create_ivr(self, s: AsyncSession, tenant_id: str, data: dict[str, Any]) -> IvrMenu:
+        if await REPOS["ivrs"].find(s, tenant_id, name=data["name"]):
+            raise _duplicate("name", data["name"])
+        await self._ensure_refs(s, tenant_id, validate_ivr(data["document"]), "document")
+        row = IvrMenu(**data)
+        REPOS["ivrs"].add(s, tenant_id, row)
+        return row
+
+    async def _update_ivr(
+        self, s: AsyncSession, tenant_id: str, row: IvrMenu, data: dict[str, Any]
+    ) -> None:
+        if "document" in data:
+            await self._ensure_refs(s, tenant_id, validate_ivr(data["document"]), "document")
+        await self._update_plain(s, tenant_id, row, data)
+
+    # ---- business hours ----
+
+    @staticmethod
+    def _check_weekly(weekly: Mapping[str, Any]) -> None:
+        for day, spans in weekly.items():
+            if day not in _WEEKDAYS:
+                raise _field_error(
+                    f"weekly.{day}",
+                    "invalid_weekday",
+                    f"曜日 {day!r} は不明です({', '.join(_WEEKDAYS)})。",
+                    f"Unknown weekday {day!r} (use {', '.join(_WEEKDAYS)}).",
+                )
+            if not isinstance(spans, list):
+                raise _field_error(
+                    f"weekly.{day}",
+                    "invalid_hours",
+                    "時間帯の一覧が必要です。",
+                    "A list of time spans is required.",
+                )
+            for span in spans:
+                if (
+                    not isinstance(span, list | tuple)
+                    or len(span) != 2
+                    or not all(isinstance(t, str) and _HHMM.match(t) for t in span)
+                    or span[0] >= span[1]
+                ):
+                    raise _field_error(
+                        f"weekly.{day}",
+                        "invalid_hours",
+                        '時間帯は ["HH:MM", "HH:MM"](開始<終了)です。',
+                        'Spans are ["HH:MM", "HH:MM"] with start < end.',
+                    )
+
+    async def _create_hours(
+        self, s: AsyncSession, tenant_id: str, data: dict[str, Any]
+    ) -> BusinessHours:
+        if await REPOS["hours"].find(s, tenant_id, name=data["name"]):
+            raise _duplicate("name", data["name"])
+        self._check_weekly(data.get("weekly", {}))
+        row = BusinessHours(**data)
+        REPOS["hours"].add(s, tenant_id, row)
+        return row
+
+    async def _update_hours(
+        self, s: AsyncSession, tenant_id: str, row: BusinessHours, data: dict[str, Any]
+    ) -> None:
+        if "weekly" in data:
+            self._check_weekly(data["weekly"])
+        await self._update_plain(s, tenant_id, row, data)
+
+
+class TenantService:
+    """The operator's side: tenants, their licenses and add-ons."""
+
+    def __init__(self, db: Database, clock: Clock, bus: EventBus) -> None:
+        self.db = db
+        self.clock = clock
+        self.bus = bus
+
+    async def create(
+        self, data: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]] = ()
+    ) -> View:
+        """Register a tenant with its R3.1 details and contacts."""
+        values = dict(data)
+        if not _CODE.match(values["code"]):
+            raise _field_error(
+                "code",
+                "invalid_tenant_code",
+                "テナントコードは英小文字・数字・ハイフンの3〜40文字です。",
+                "Tenant codes are 3-40 lowercase letters, digits and hyphens.",
+            )
+        for field in ("phone", "fax"):
+            if values.get(field):
+                values[field] = to_e164(values[field])
+        async with self.db.transaction() as s:
+            if (await s.execute(select(Tenant).where(Tenant.code == values["code"]))).first():
+                raise _duplicate("code", values["code"])
+            tenant = Tenant(created_at=self.clock.now(), **values)
+            s.add(tenant)
+            await s.flush()
+            for contact in contacts:
+                s.add(TenantContact(tenant_id=tenant.id, **contact))
+            view = row_view(tenant)
+        await self.bus.publish(Event("tenant.created", tenant.id, self.clock.now(), view))
+        return view
+
+    async def list(
+        self, *, q: str | None = None, offset: int = 0, limit: int = 50
+    ) -> tuple[list[View], int]:
+        """Tenants (operator only)."""
+        stmt = select(Tenant)
+        if q:
+            stmt = stmt.where(
+                Tenant.company_name.contains(q, autoescape=True)
+                | Tenant.code.contains(q, autoescape=True)
+            )
+        async with self.db.transaction() as s:
+            total = (
+                await s.execute(select(func.count()).select_from(stmt.subquery()))
+            ).scalar_one()
+            rows = (
+                (await s.execute(stmt.order_by(Tenant.code).offset(offset).limit(limit)))
+                .scalars()
+                .all()
+            )
+            return [row_view(r) for r in rows], int(total)
+
+    async def get(self, tenant_id: str) -> View:
+        """One tenant."""
+        async with self.db.transaction() as s:
+            tenant = await s.get(Tenant, tenant_id)
+            if tenant is None:
+                raise not_found("テナント", "Tenant")
+            return row_view(tenant)
+
+    async def by_code(self, code: str) -> View:
+        """The tenant with ``code``."""
+        async with self.db.transaction() as s:
+            tenant = (
+                await s.execute(select(Tenant).where(Tenant.code == code))
+            ).scalar_one_or_none()
+            if tenant is None:
+                raise not_found("テナント", "Tenant")
+            return row_view(tenant)
+
+    async def update(self, tenant_id: str, data: Mapping[str, Any]) -> View:
+        """Change a tenant's details (not its code)."""
+        values = dict(data)
+        for field in ("phone", "fax"):
+            if values.get(field):
+                values[field] = to_e164(values[field])
+        async with self.db.transaction() as s:
+            tenant = await s.get(Tenant, tenant_id)
+            if tenant is None:
+                raise not_found("テナント", "Tenant")
+            for field, value in values.items():
+                setattr(tenant, field, ContractStatus(value) if field == "status" else value)
+            view = row_view(tenant)
+        await self.bus.publish(Event("tenant.updated", tenant_id, self.clock.now(), view))
+        return view
+
+    async def add_license(
+        self,
+        tenant_id: str,
+        kind: LicenseKind,
+        quantity: int,
+        effective_from: date | None = None,
+        effective_to: date | None = None,
+    ) -> View:
+        """Record ``quantity`` more licenses of ``kind`` from ``effective_from`` (default today)."""
+        if quantity <= 0:
+            raise _field_error(
+                "quantity", "invalid_quantity", "数量は1以上です。", "Quantity must be at least 1."
+            )
+        start = effective_from or jst_today(self.clock)
+        if effective_to is not None and effective_to < start:
+            raise _field_error(
+                "effective_to",
+                "invalid_period",
+                "終了日が開始日より前です。",
+                "effective_to is before effective_from.",
+            )
+        async with self.db.transaction() as s:
+            if await s.get(Tenant, tenant_id) is None:
+                raise not_found("テナント", "Tenant")
+            row = LicenseHolding(
+                tenant_id=tenant_id,
+                kind=LicenseKind(kind),
+                quantity=quantity,
+                effective_from=start,
+                effective_to=effective_to,
+                created_at=self.clock.now(),
+            )
+            s.add(row)
+            await s.flush()
+            view = row_view(row)
+        await self.bus.publish(Event("licenses.changed", tenant_id, self.clock.now(), view))
+        return view
+
+    async def holdings(self, tenant_id: str, day: date | None = None) -> Holdings:
+        """License quantities in force on ``day`` (JST today by default)."""
+        async with self.db.transaction() as s:
+            rows = (await s.execute(REPOS["licenses"].scoped(tenant_id))).scalars().all()
+            return holdings_on(rows, day or jst_today(self.clock))
+
+    async def subscribe_addon(
+        self, tenant_id: str, addon: AddOn, units: int = 1, starts_on: date | None = None
+    ) -> View:
+        """Subscribe an add-on; it needs the basic service and can never return once cancelled."""
+        async with self.db.transaction() as s:
+            holdings = await DirectoryService(self.db, self.clock, self.bus).holdings(s, tenant_id)
+            if holdings.line + holdings.seat + holdings.admin == 0:
+                raise Conflict(
+                    "addon_requires_basic",
+                    "付加機能は基本機能の契約が必要です。",
+                    "Add-ons require the basic service (Art. 5-2, 33-2).",
+                )
+            previous = (
+                (
+                    await s.execute(
+                        REPOS["addons"]
+                        .scoped(tenant_id)
+                        .where(
+                            AddOnSubscription.addon == AddOn(addon),
+                            AddOnSubscription.ends_on.is_not(None),
+                        )
+                    )
+                )
+                .scalars()
+                .first()
+            )
+            if previous is not None:
+                raise Conflict(
+                    "addon_resubscribe_forbidden",
+                    "一度解約した付加機能は再契約できません(第35条)。",
+                    "An add-on once cancelled cannot be subscribed again (Art. 35).",
+                )
+            row = AddOnSubscription(
+                tenant_id=tenant_id,
+                addon=AddOn(addon),
+                units=units,
+                starts_on=starts_on or jst_today(self.clock),
+                created_at=self.clock.now(),
+            )
+            s.add(row)
+            await s.flush()
+            view = row_view(row)
+        await self.bus.publish(Event("addons.changed", tenant_id, self.clock.now(), view))
+        return view
