@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI): thin handlers — auth, tenant, schema, one service call, render."""

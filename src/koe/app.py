@@ -1,0 +1,52 @@
+"""Composition root: the one place that builds and wires every service."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from koe.core.clock import Clock, SystemClock
+from koe.core.events import EventBus
+from koe.core.settings import Settings
+from koe.identity.sessions import AuthService
+from koe.store.db import Database
+from koe.tenancy.service import DirectoryService, TenantService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Koe:
+    """Every service of one Koe process, built once by ``build``."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    bus: EventBus
+    tenants: TenantService
+    directory: DirectoryService
+    auth: AuthService
+    extras: dict[str, object] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        """Release what ``build`` opened."""
+        await self.db.dispose()
+
+
+def build(
+    settings: Settings, *, clock: Clock | None = None, database_url: str | None = None
+) -> Koe:
+    """Build and wire the services for ``settings`` (the database must be migrated)."""
+    clock = clock or SystemClock()
+    db = Database(database_url or settings.resolved_database_url())
+    bus = EventBus()
+    directory = DirectoryService(db, clock, bus)
+    return Koe(
+        settings=settings,
+        clock=clock,
+        db=db,
+        bus=bus,
+        tenants=TenantService(db, clock, bus),
+        directory=directory,
+        auth=AuthService(db, clock, bus, settings),
+    )
