@@ -91,3 +91,72 @@ async def _no_leftover_tasks() -> AsyncIterator[None]:
     for t in left:
         t.cancel()
     pytest.fail(f"test left {len(left)} task(s) running: {names}")
+
+
+# ---- databases: every store-backed test runs on SQLite and on PostgreSQL ----
+
+import itertools  # noqa: E402
+import uuid  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import psycopg  # noqa: E402
+
+from koe.app import Koe, build  # noqa: E402
+from koe.core.clock import FrozenClock  # noqa: E402
+from koe.core.settings import Settings  # noqa: E402
+from koe.store.migrate import upgrade  # noqa: E402
+from tests.pg import PostgresServer, external_url  # noqa: E402
+
+_db_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | str]:
+    """The session's PostgreSQL: an external URL, or a private server started here."""
+    url = external_url()
+    if url:
+        yield url
+        return
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated, empty database URL: SQLite file or PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'koe.db'}"
+    else:
+        server = request.getfixturevalue("postgres_server")
+        name = f"koe_test_{next(_db_counter)}_{uuid.uuid4().hex[:8]}"
+        if isinstance(server, str):
+            base = server.rsplit("/", 1)[0]
+            with psycopg.connect(server.replace("+psycopg", ""), autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            url = f"{base}/{name}"
+        else:
+            url = server.create_database(name)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A frozen clock at 2026-11-24 10:00 JST (01:00 UTC)."""
+    return FrozenClock(datetime(2026, 11, 24, 1, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+async def koe(database_url: str, clock: FrozenClock, tmp_path: Path) -> AsyncIterator[Koe]:
+    """A fully wired Koe on a fresh database, closed after the test."""
+    settings = Settings(data_dir=tmp_path / "var", database_url=database_url, tls=False)
+    app = build(settings, clock=clock)
+    try:
+        yield app
+    finally:
+        await app.close()
