@@ -11,15 +11,22 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from koe.core.clock import Clock, jst_today
-from koe.core.domain import TENANT_ROLES, AddOn, ContractStatus, LicenseKind, Role
+from koe.core.clock import JST, Clock, jst_today
+from koe.core.domain import (
+    TENANT_ROLES,
+    AddOn,
+    ContractStatus,
+    LicenseKind,
+    RestrictionKind,
+    Role,
+)
 from koe.core.errors import Conflict, FieldError, ValidationFailed, not_found
 from koe.core.events import Event, EventBus
 from koe.core.phone import to_e164
@@ -40,10 +47,12 @@ from koe.store.models import (
     Skill,
     Tenant,
     TenantContact,
+    TenantRestriction,
     User,
 )
 from koe.tenancy.flowdoc import validate_flow, validate_ivr
 from koe.tenancy.repository import Page, TenantRepository
+from koe.tenancy.restrictions import Allowance, allowance
 
 log = logging.getLogger(__name__)
 
@@ -806,3 +815,87 @@ class TenantService:
             view = row_view(row)
         await self.bus.publish(Event("addons.changed", tenant_id, self.clock.now(), view))
         return view
+
+    async def add_restriction(
+        self,
+        tenant_id: str,
+        kind: RestrictionKind,
+        starts_at: datetime,
+        ends_at: datetime | None = None,
+        *,
+        reason: str = "",
+        addon: AddOn | None = None,
+    ) -> View:
+        """Record a dated restriction (suspension, pause, interruption, …: R3.6–R3.9)."""
+        kind = RestrictionKind(kind)
+        addon_kinds = (RestrictionKind.ADDON_SUSPENSION, RestrictionKind.ADDON_CANCELLATION)
+        if (kind in addon_kinds) != (addon is not None):
+            raise _field_error(
+                "addon",
+                "restriction_addon",
+                "付加機能の制限には addon が必要で、それ以外には不要です。",
+                "Add-on restrictions need 'addon'; others must not have one.",
+            )
+        if ends_at is not None and ends_at <= starts_at:
+            raise _field_error(
+                "ends_at",
+                "invalid_period",
+                "終了が開始より前です。",
+                "ends_at must be after starts_at.",
+            )
+        async with self.db.transaction() as s:
+            if await s.get(Tenant, tenant_id) is None:
+                raise not_found("テナント", "Tenant")
+            row = TenantRestriction(
+                tenant_id=tenant_id,
+                kind=kind,
+                addon=addon,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                reason=reason,
+                created_at=self.clock.now(),
+            )
+            s.add(row)
+            await s.flush()
+            view = row_view(row)
+        await self.bus.publish(Event("restrictions.changed", tenant_id, self.clock.now(), view))
+        return view
+
+    async def lift_restriction(self, tenant_id: str, restriction_id: str) -> View:
+        """End a restriction now (the record stays, with when it was lifted)."""
+        async with self.db.transaction() as s:
+            row = (
+                await s.execute(
+                    select(TenantRestriction).where(
+                        TenantRestriction.tenant_id == tenant_id,
+                        TenantRestriction.id == restriction_id,
+                    )
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                raise not_found("制限", "Restriction")
+            row.lifted_at = self.clock.now()
+            view = row_view(row)
+        await self.bus.publish(Event("restrictions.changed", tenant_id, self.clock.now(), view))
+        return view
+
+    async def allowance(self, tenant_id: str, at: datetime | None = None) -> Allowance:
+        """What the tenant may do at ``at`` (now by default), from all its dated records."""
+        moment = at or self.clock.now()
+        async with self.db.transaction() as s:
+            tenant = await s.get(Tenant, tenant_id)
+            if tenant is None:
+                raise not_found("テナント", "Tenant")
+            restrictions = (
+                (
+                    await s.execute(
+                        select(TenantRestriction).where(TenantRestriction.tenant_id == tenant_id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            subscriptions = (await s.execute(REPOS["addons"].scoped(tenant_id))).scalars().all()
+        return allowance(
+            tenant.status, restrictions, subscriptions, moment, moment.astimezone(JST).date()
+        )
