@@ -1,0 +1,240 @@
+"""Queue and agent figures: real-time service level, handle times, 15-minute interval buckets.
+
+Definitions (the same in Suite, the API and the reports):
+
+- Each figure falls in the 15-minute interval (aligned to the quarter hour) in which it
+  happened: ``offered`` when a call enters the queue, ``answered`` and ASA when it is
+  answered, ``abandoned`` when the caller hangs up while waiting or ringing, AHT when the
+  after-call work ends.
+- Service level = calls answered within T ÷ (answered + abandoned or overflowed after
+  waiting longer than T). Callers who leave within T count neither way.
+- AHT = (talk + hold + after-call work) ÷ handled calls; talk excludes hold.
+- Occupancy = busy ÷ staffed agent time, where busy is ringing, on a call or in after-call
+  work, and staffed is busy plus available (breaks and no-answer pauses are excluded).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+INTERVAL_SECONDS = 900
+WINDOWS = (900, 1800, 3600)
+
+
+def interval_start(t: float) -> float:
+    """The start of the 15-minute interval holding ``t`` (epoch seconds)."""
+    return t - t % INTERVAL_SECONDS
+
+
+class Interval:
+    """Counters for one 15-minute interval (a queue's, an agent's or the tenant's)."""
+
+    __slots__ = (
+        "abandon_wait_max",
+        "abandon_wait_total",
+        "abandoned",
+        "acw",
+        "answer_wait_total",
+        "answered",
+        "answered_within",
+        "busy",
+        "handled",
+        "hold",
+        "offered",
+        "overflowed",
+        "sl_counted",
+        "staffed",
+        "talk",
+    )
+
+    def __init__(self) -> None:
+        self.offered = 0
+        self.answered = 0
+        self.answered_within = 0
+        self.sl_counted = 0
+        self.answer_wait_total = 0.0
+        self.abandoned = 0
+        self.abandon_wait_total = 0.0
+        self.abandon_wait_max = 0.0
+        self.overflowed = 0
+        self.handled = 0
+        self.talk = 0.0
+        self.hold = 0.0
+        self.acw = 0.0
+        self.staffed = 0.0
+        self.busy = 0.0
+
+
+IntervalMap = dict[float, Interval]
+
+
+def bucket(intervals: IntervalMap, t: float) -> Interval:
+    """The interval of ``intervals`` that holds ``t``, created when missing."""
+    start = t - t % INTERVAL_SECONDS
+    found = intervals.get(start)
+    if found is None:
+        found = intervals[start] = Interval()
+    return found
+
+
+def accrue(targets: list[IntervalMap], start: float, end: float, busy: bool) -> None:
+    """Add staffed (and busy) time from ``start`` to ``end`` to every map, split by interval."""
+    while start < end:
+        edge = start - start % INTERVAL_SECONDS + INTERVAL_SECONDS
+        stop = end if end < edge else edge
+        spent = stop - start
+        for intervals in targets:
+            b = bucket(intervals, start)
+            b.staffed += spent
+            if busy:
+                b.busy += spent
+        start = stop
+
+
+class QueueStats:
+    """A queue's live statistics: recent handle times, service-level window, intervals."""
+
+    __slots__ = ("handle_sum", "handle_times", "intervals", "recent", "sl_seconds")
+
+    def __init__(self, sl_seconds: float, samples: int) -> None:
+        self.sl_seconds = sl_seconds
+        self.handle_times: deque[float] = deque(maxlen=samples)
+        self.handle_sum = 0.0
+        self.recent: deque[tuple[float, bool]] = deque()
+        self.intervals: IntervalMap = {}
+
+    def aht(self, default: float) -> float:
+        """Mean handle time of the recent calls, or ``default`` before there are any."""
+        n = len(self.handle_times)
+        return self.handle_sum / n if n else default
+
+    def _sl(self, now: float, good: bool) -> None:
+        recent = self.recent
+        recent.append((now, good))
+        horizon = now - WINDOWS[-1]
+        while recent and recent[0][0] < horizon:
+            recent.popleft()
+
+    def offered(self, now: float) -> None:
+        """A call entered the queue."""
+        bucket(self.intervals, now).offered += 1
+
+    def answered(self, now: float, wait: float) -> None:
+        """A call was answered after ``wait`` seconds in the queue."""
+        b = bucket(self.intervals, now)
+        b.answered += 1
+        b.answer_wait_total += wait
+        b.sl_counted += 1
+        within = wait <= self.sl_seconds
+        if within:
+            b.answered_within += 1
+        self._sl(now, within)
+
+    def left(self, now: float, wait: float, *, abandoned: bool) -> None:
+        """A caller abandoned (or overflowed) after ``wait`` seconds."""
+        b = bucket(self.intervals, now)
+        if abandoned:
+            b.abandoned += 1
+            b.abandon_wait_total += wait
+            b.abandon_wait_max = max(b.abandon_wait_max, wait)
+        else:
+            b.overflowed += 1
+        if wait > self.sl_seconds:
+            b.sl_counted += 1
+            self._sl(now, False)
+
+    def handled(self, now: float, talk: float, hold: float, acw: float) -> None:
+        """A call's handling ended (after-call work included)."""
+        b = bucket(self.intervals, now)
+        b.handled += 1
+        b.talk += talk
+        b.hold += hold
+        b.acw += acw
+        total = talk + hold + acw
+        times = self.handle_times
+        if len(times) == times.maxlen:
+            self.handle_sum -= times[0]
+        times.append(total)
+        self.handle_sum += total
+
+    def service_level(self, now: float, window: float) -> float | None:
+        """Service level over the last ``window`` seconds (0–1), None when nothing counted."""
+        since = now - window
+        good = total = 0
+        for at, ok in reversed(self.recent):
+            if at < since:
+                break
+            total += 1
+            good += ok
+        return good / total if total else None
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalFigures:
+    """One 15-minute interval of a queue, an agent or the whole tenant."""
+
+    start: datetime
+    offered: int
+    answered: int
+    answered_within_sl: int
+    abandoned: int
+    abandon_wait_avg_seconds: float | None
+    abandon_wait_max_seconds: float
+    overflowed: int
+    asa_seconds: float | None
+    handled: int
+    talk_seconds: float
+    hold_seconds: float
+    acw_seconds: float
+    aht_seconds: float | None
+    service_level: float | None
+    staffed_seconds: float
+    busy_seconds: float
+    occupancy: float | None
+
+    @classmethod
+    def of(cls, start: float, b: Interval) -> IntervalFigures:
+        """The figures of counters ``b`` for the interval starting at ``start``."""
+        return cls(
+            start=datetime.fromtimestamp(start, UTC),
+            offered=b.offered,
+            answered=b.answered,
+            answered_within_sl=b.answered_within,
+            abandoned=b.abandoned,
+            abandon_wait_avg_seconds=_ratio(b.abandon_wait_total, b.abandoned),
+            abandon_wait_max_seconds=b.abandon_wait_max,
+            overflowed=b.overflowed,
+            asa_seconds=_ratio(b.answer_wait_total, b.answered),
+            handled=b.handled,
+            talk_seconds=b.talk,
+            hold_seconds=b.hold,
+            acw_seconds=b.acw,
+            aht_seconds=_ratio(b.talk + b.hold + b.acw, b.handled),
+            service_level=_ratio(b.answered_within, b.sl_counted),
+            staffed_seconds=b.staffed,
+            busy_seconds=b.busy,
+            occupancy=_ratio(b.busy, b.staffed),
+        )
+
+
+def figures(intervals: IntervalMap, before: float | None = None) -> list[IntervalFigures]:
+    """The intervals in time order; with ``before``, only those that ended by then."""
+    return [
+        IntervalFigures.of(start, b)
+        for start, b in sorted(intervals.items())
+        if before is None or start + INTERVAL_SECONDS <= before
+    ]
+
+
+def take(intervals: IntervalMap, before: float) -> list[IntervalFigures]:
+    """Remove and return the intervals that ended by ``before``."""
+    out = figures(intervals, before)
+    for f in out:
+        del intervals[f.start.timestamp()]
+    return out
