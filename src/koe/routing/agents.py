@@ -151,9 +151,9 @@ class AgentRecord:
         self.state_since = now
         log.info(
             "agent %s -%s-> %s tenant=%s agent=%s call=%s",
-            old.value,
-            event.value,
-            new.value,
+            old,
+            event,
+            new,
             self.tenant_id,
             self.agent_id,
             self.call_id,

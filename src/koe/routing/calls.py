@@ -44,6 +44,7 @@ class CallRecord:
         "callback",
         "entered_at",
         "epoch",
+        "escalate_at",
         "extra",
         "group",
         "hold_since",
@@ -51,6 +52,7 @@ class CallRecord:
         "need",
         "offer_token",
         "offered_at",
+        "overflow_at",
         "priority",
         "queue_entered_at",
         "queue_id",
@@ -98,4 +100,6 @@ class CallRecord:
         self.hold_since: float | None = None
         self.hold_total = 0.0
         self.visited: list[str] = []
-        self.announce_at: float | None = None
+        self.announce_at = float("inf")
+        self.escalate_at = float("inf")
+        self.overflow_at = float("inf")

@@ -71,8 +71,12 @@ from koe.routing.views import AgentView, CallHints, CallView, QueueFigures
 S, E = AgentState, AgentEvent
 _LOGGED_OUT = STATE_INDEX[S.LOGGED_OUT]
 
+# Empty call groups are dropped when there are this many (or 4x the live ones after a drop).
+_GC_GROUPS = 4096
+
 # Timer kinds.
-_RING, _WRAP, _ESCALATE, _OVERFLOW, _ANNOUNCE, _PRESENCE = range(6)
+_RING, _WRAP, _QUEUE, _PRESENCE = range(4)
+_NEVER = float("inf")
 
 
 @lru_cache(maxsize=4096)
@@ -107,6 +111,7 @@ class _Tenant:
         "decisions",
         "gc_at",
         "groups",
+        "groups_by_skill",
         "idle",
         "intervals",
         "queues",
@@ -124,10 +129,12 @@ class _Tenant:
         self.calls: dict[str, CallRecord] = {}
         self.idle = IdleIndex()
         self.groups: list[CallGroup] = []
-        self.gc_at = 512
+        self.groups_by_skill: dict[str, list[CallGroup]] = {}
+        """Groups under the first skill of each of their alternatives ("" for any agent)."""
+        self.gc_at = _GC_GROUPS
         self.seq = 0
         self.tickets = 0
-        self.decisions: OrderedDict[str, list[Decision]] = OrderedDict()
+        self.decisions: OrderedDict[str, list[_Record]] = OrderedDict()
         self.intervals: IntervalMap = {}
         self.agent_intervals: dict[str, IntervalMap] = {}
 
@@ -248,6 +255,7 @@ class RoutingEngine:
                     q.counts[STATE_INDEX[a.state]] += 1
         else:
             old, q.config = q.config, config
+            q.steps.clear()
             q.stats.sl_seconds = config.service_level_seconds
             if old.need != config.need:
                 q.counts = [0] * len(AgentState)
@@ -264,11 +272,16 @@ class RoutingEngine:
                 if call.group is not None:
                     self._unwait(t, call)
                     waiting.append(call)
-                self._set_step(call, config)
+                self._set_step(call, q)
                 self._schedule(call, config, now)
             waiting.sort(key=lambda c: c.rank)
             for call in waiting:
                 self._place(t, call, now, "reconfigured")
+        # The groups of the queue's own steps exist up front, so agents' lists are stable.
+        for step in range(len(config.escalation) + 1):
+            need = q.need_at(config.need, step)[0]
+            if need not in q.groups:
+                self._new_group(t, q, need)
         self._emit(tenant_id, ev.QUEUE_CONFIGURED, {"queue_id": config.queue_id})
         return self._finish()
 
@@ -550,6 +563,7 @@ class RoutingEngine:
         if call.state not in (CallState.WAITING, CallState.OFFERED) or call.callback:
             raise call_in_wrong_state(call_id, call.state.value, "request_callback")
         call.callback = True
+        call.overflow_at = call.announce_at = _NEVER
         q = t.queues[call.queue_id]
         self._emit(
             tenant_id,
@@ -620,12 +634,8 @@ class RoutingEngine:
                 self._ring_timeout(obj, token, now)
             elif kind == _WRAP:
                 self._wrap_due(obj, token, now)
-            elif kind == _ESCALATE:
-                self._escalation_due(obj, token, now)
-            elif kind == _OVERFLOW:
-                self._overflow_due(obj, token, now)
-            elif kind == _ANNOUNCE:
-                self._announce_due(obj, token, now)
+            elif kind == _QUEUE:
+                self._queue_due(obj, token, now)
             else:
                 self._presence_due(obj, token, now)
         return self._finish()
@@ -684,7 +694,7 @@ class RoutingEngine:
             ewt_seconds=ewt,
             waited_seconds=waited,
             offer_callback=self._callback_offer(cfg, c, ewt, waited),
-            next_announcement=_at(nxt) if nxt is not None and not c.callback else None,
+            next_announcement=_at(nxt) if nxt != _NEVER and not c.callback else None,
         )
 
     def realtime(self, tenant_id: str, queue_id: str) -> QueueFigures:
@@ -750,7 +760,7 @@ class RoutingEngine:
     def explain(self, tenant_id: str, call_id: str) -> list[Decision]:
         """The routing decisions taken for a call, oldest first (kept for recent calls)."""
         t = self._tenants.get(tenant_id)
-        return list(t.decisions.get(call_id, ())) if t else []
+        return [_decision(tenant_id, call_id, r) for r in t.decisions.get(call_id, ())] if t else []
 
     def what_if(
         self,
@@ -834,9 +844,9 @@ class RoutingEngine:
             ev.AGENT_STATE_CHANGED,
             {
                 "agent_id": a.agent_id,
-                "old": old.value,
-                "new": new.value,
-                "event": event.value,
+                "old": old,
+                "new": new,
+                "event": event,
                 "reason": a.break_reason if new in (S.BREAK, S.NO_ANSWER) else None,
                 "call_id": call_id,
             },
@@ -871,9 +881,7 @@ class RoutingEngine:
         """Offer the best-ranked waiting call ``a`` is eligible for, or index ``a`` as idle."""
         groups = t.groups
         if a.groups_seen < len(groups):
-            skills = a.skills
-            a.groups.extend(g for g in groups[a.groups_seen :] if g.need.satisfied_by(skills))
-            a.groups_seen = len(groups)
+            self._refresh_groups(t, a)
         best: CallRecord | None = None
         heads = []
         for g in a.groups:
@@ -887,6 +895,25 @@ class RoutingEngine:
             t.idle.add(a)
             return
         self._offer(t, best, a, now, "agent_available", [a], False, heads)
+
+    def _refresh_groups(self, t: _Tenant, a: AgentRecord) -> None:
+        """Bring the agent's list of call groups they are eligible for up to date."""
+        skills = a.skills
+        if a.groups_seen == 0:
+            # First time: only groups keyed by one of the agent's skills can fit.
+            by_skill = t.groups_by_skill
+            seen: set[int] = set()
+            found = []
+            for key in ("", *skills):
+                for g in by_skill.get(key, ()):
+                    if id(g) not in seen:
+                        seen.add(id(g))
+                        if g.need.satisfied_by(skills):
+                            found.append(g)
+            a.groups = found
+        else:
+            a.groups.extend(g for g in t.groups[a.groups_seen :] if g.need.satisfied_by(skills))
+        a.groups_seen = len(t.groups)
 
     def _leave(self, t: _Tenant, a: AgentRecord, now: float, event: AgentEvent, why: str) -> None:
         """Log the agent out (asked or lost), settling whatever call they had."""
@@ -935,26 +962,38 @@ class RoutingEngine:
 
     # ---- call internals ----
 
-    def _set_step(self, call: CallRecord, cfg: QueueConfig) -> None:
-        need, boost = cfg.need_at_step(call.base_need, call.step)
+    def _set_step(self, call: CallRecord, q: QueueState) -> None:
+        cfg = q.config
+        need, boost = q.need_at(call.base_need, call.step)
         call.need = need
         call.rank = (-cfg.priority, -(call.priority + boost), call.seq)
 
     def _schedule(self, call: CallRecord, cfg: QueueConfig, now: float) -> None:
-        """(Re)start the call's queue timers, measured from its entry into the queue."""
+        """(Re)start the call's queue timer, measured from its entry into the queue.
+
+        One timer per call: it fires at the next of escalation, overflow and announcement.
+        """
         call.epoch += 1
         start = call.queue_entered_at
-        if call.step < len(cfg.escalation):
-            self._push(start + cfg.escalation[call.step].after_seconds, _ESCALATE, call, call.epoch)
-        if cfg.max_wait_seconds is not None and not call.callback:
-            self._push(start + cfg.max_wait_seconds, _OVERFLOW, call, call.epoch)
-        if cfg.announce_first_seconds is not None:
+        steps = cfg.escalation
+        call.escalate_at = (
+            start + steps[call.step].after_seconds if call.step < len(steps) else _NEVER
+        )
+        limit = cfg.max_wait_seconds
+        call.overflow_at = start + limit if limit is not None and not call.callback else _NEVER
+        call.announce_at = _NEVER
+        if cfg.announce_first_seconds is not None and not call.callback:
             first = start + cfg.announce_first_seconds
             if first <= now and cfg.announce_every_seconds:
                 first = now + cfg.announce_every_seconds
             if first > now:
                 call.announce_at = first
-                self._push(first, _ANNOUNCE, call, call.epoch)
+        self._rearm(call)
+
+    def _rearm(self, call: CallRecord) -> None:
+        due = min(call.escalate_at, call.overflow_at, call.announce_at)
+        if due != _NEVER:
+            self._push(due, _QUEUE, call, call.epoch)
 
     def _enter(
         self, t: _Tenant, call: CallRecord, q: QueueState, now: float, from_queue: str | None
@@ -965,7 +1004,7 @@ class RoutingEngine:
         call.queue_entered_at = now
         call.step = 0
         call.base_need = cfg.need.combined(call.extra) if call.extra else cfg.need
-        self._set_step(call, cfg)
+        self._set_step(call, q)
         q.stats.offered(now)
         self._emit(
             t.tenant_id,
@@ -1014,7 +1053,7 @@ class RoutingEngine:
             eligible = [agent] if agent is not None else []
             truncated = False
         else:
-            eligible = list(itertools.islice(t.idle.eligible(call.need), limit + 1))
+            eligible = t.idle.top(call.need, limit + 1)
             truncated = len(eligible) > limit
             if truncated:
                 eligible.pop()
@@ -1024,19 +1063,8 @@ class RoutingEngine:
         self._wait(t, call)
         if self._history:
             q = t.queues[call.queue_id]
-            self._decide(
-                t,
-                call,
-                trigger,
-                "queued",
-                None,
-                (),
-                False,
-                (),
-                f"no available agent is eligible for {_text(call.need)}; "
-                f"{q.staffed()} of the queue's agents are working; "
-                f"waits at position {self._position(q, call)}",
-            )
+            args = (q.staffed(), self._position(q, call))
+            self._decide(t, call, now, trigger, "queued", None, (), False, (), args)
         return False
 
     def _wait(self, t: _Tenant, call: CallRecord) -> None:
@@ -1062,15 +1090,23 @@ class RoutingEngine:
         if len(t.groups) >= t.gc_at:
             # Drop empty groups (a need that no caller has any more) and rebuild caches.
             t.groups = [g for g in t.groups if g.live]
+            t.groups_by_skill = {}
+            for g in t.groups:
+                self._key_group(t, g)
             for qs in t.queues.values():
                 qs.groups = {n: g for n, g in qs.groups.items() if g.live}
             for a in t.agents.values():
                 a.groups = []
                 a.groups_seen = 0
-            t.gc_at = max(512, 2 * len(t.groups))
+            t.gc_at = max(_GC_GROUPS, 4 * len(t.groups))
         g = q.groups[need] = CallGroup(q.queue_id, need)
         t.groups.append(g)
+        self._key_group(t, g)
         return g
+
+    def _key_group(self, t: _Tenant, g: CallGroup) -> None:
+        for key in {alt[0][0] if alt else "" for alt in g.need.alternatives}:
+            t.groups_by_skill.setdefault(key, []).append(g)
 
     def _position(self, q: QueueState, call: CallRecord) -> int:
         return bisect_left(q.keys, call.rank) + 1
@@ -1116,54 +1152,50 @@ class RoutingEngine:
         )
         if not self._history:
             return
-        candidates = tuple(Candidate(e.agent_id, now - e.idle_since) for e in eligible)
+        candidates = tuple([(e.agent_id, now - e.idle_since) for e in eligible])
+        calls: tuple[tuple[str, str, int, int, float], ...] = ()
         if heads:
             heads.sort(key=lambda c: c.rank)
             calls = tuple(
-                CallCandidate(
-                    c.call_id, c.queue_id, -c.rank[0], -c.rank[1], now - c.queue_entered_at
-                )
-                for c in heads[: self._explain_limit]
+                [
+                    (c.call_id, c.queue_id, -c.rank[0], -c.rank[1], now - c.queue_entered_at)
+                    for c in heads[: self._explain_limit]
+                ]
             )
-            reason = (
-                f"agent {a.agent_id} became available, eligible for {len(heads)} waiting "
-                f"calls across queues; this one ranks first (queue priority {-call.rank[0]}, "
-                f"caller priority {-call.rank[1]}, waiting {now - call.entered_at:.0f} s)"
-            )
+            args: tuple[Any, ...] = (len(heads), now - call.entered_at)
         else:
-            calls = ()
-            more = "+" if truncated else ""
-            reason = (
-                f"longest idle ({now - a.idle_since:.0f} s) of {len(eligible)}{more} "
-                f"available agents eligible for {_text(call.need)}"
-            )
-        self._decide(t, call, trigger, "offered", a.agent_id, candidates, truncated, calls, reason)
+            args = (now - a.idle_since,)
+        self._decide(
+            t, call, now, trigger, "offered", a.agent_id, candidates, truncated, calls, args
+        )
 
     def _decide(
         self,
         t: _Tenant,
         call: CallRecord,
+        now: float,
         trigger: str,
         outcome: str,
         agent_id: str | None,
-        eligible: tuple[Candidate, ...],
+        eligible: tuple[tuple[str, float], ...],
         truncated: bool,
-        calls: tuple[CallCandidate, ...],
-        reason: str,
+        calls: tuple[tuple[str, str, int, int, float], ...],
+        args: tuple[Any, ...],
     ) -> None:
-        d = Decision(
-            at=self._now_at,
-            tenant_id=t.tenant_id,
-            call_id=call.call_id,
-            queue_id=call.queue_id,
-            trigger=trigger,
-            need=_text(call.need),
-            outcome=outcome,
-            agent_id=agent_id,
-            eligible=eligible,
-            eligible_truncated=truncated,
-            calls=calls,
-            reason=reason,
+        # Kept as plain tuples (the collector stops tracking them); explain() builds objects.
+        d = (
+            now,
+            call.queue_id,
+            trigger,
+            _text(call.need),
+            outcome,
+            agent_id,
+            eligible,
+            truncated,
+            calls,
+            -call.rank[0],
+            -call.rank[1],
+            args,
         )
         found = t.decisions.get(call.call_id)
         if found is None:
@@ -1258,15 +1290,7 @@ class RoutingEngine:
         )
         if self._history:
             self._decide(
-                t,
-                call,
-                reason,
-                "overflowed",
-                None,
-                (),
-                False,
-                (),
-                f"{_REASONS.get(reason, reason)} after {wait:.0f} s: to {target}",
+                t, call, now, reason, "overflowed", None, (), False, (), (wait, str(target))
             )
         if nxt is not None and target.kind is TargetKind.QUEUE:
             self._enter(t, call, nxt, now, q.queue_id)
@@ -1325,22 +1349,41 @@ class RoutingEngine:
         if a.session == session and a.state is S.WRAP_UP and a.wrap_up_deadline <= now:
             self._end_wrap_up(self._tenants[a.tenant_id], a, now, E.WRAP_UP_END)
 
-    def _escalation_due(self, call: CallRecord, epoch: int, now: float) -> None:
+    def _queue_due(self, call: CallRecord, epoch: int, now: float) -> None:
+        """The call's queue timer: escalate, overflow, announce, whichever is due."""
         if call.epoch != epoch or call.state not in (CallState.WAITING, CallState.OFFERED):
             return
         t = self._tenants[call.tenant_id]
         q = t.queues[call.queue_id]
-        cfg = q.config
-        steps = cfg.escalation
+        if now >= call.escalate_at:
+            self._escalate(t, q, call, now)
+        if now >= call.overflow_at:
+            call.overflow_at = _NEVER
+            if call.group is not None:
+                self._overflow(t, call, q, now, "timeout")
+                return
+        if now >= call.announce_at:
+            every = q.config.announce_every_seconds
+            call.announce_at = now + every if every else _NEVER
+            if call.group is not None:
+                position = self._position(q, call)
+                self._announce(t, call, q, "comfort", position, q.ewt(position), now)
+        self._rearm(call)
+
+    def _escalate(self, t: _Tenant, q: QueueState, call: CallRecord, now: float) -> None:
+        steps = q.config.escalation
         step = call.step
         while step < len(steps) and now >= call.queue_entered_at + steps[step].after_seconds:
             step += 1
+        call.escalate_at = (
+            call.queue_entered_at + steps[step].after_seconds if step < len(steps) else _NEVER
+        )
         if step != call.step:
             waiting = call.group is not None
             if waiting:
                 self._unwait(t, call)
             call.step = step
-            self._set_step(call, cfg)
+            self._set_step(call, q)
             self._emit(
                 t.tenant_id,
                 ev.CALL_ESCALATED,
@@ -1354,31 +1397,6 @@ class RoutingEngine:
             )
             if waiting:
                 self._place(t, call, now, "escalated")
-        if step < len(steps):
-            self._push(call.queue_entered_at + steps[step].after_seconds, _ESCALATE, call, epoch)
-
-    def _overflow_due(self, call: CallRecord, epoch: int, now: float) -> None:
-        if call.epoch != epoch or call.group is None or call.callback:
-            return
-        t = self._tenants[call.tenant_id]
-        q = t.queues[call.queue_id]
-        limit = q.config.max_wait_seconds
-        if limit is not None and now >= call.queue_entered_at + limit:
-            self._overflow(t, call, q, now, "timeout")
-
-    def _announce_due(self, call: CallRecord, epoch: int, now: float) -> None:
-        if call.epoch != epoch or call.state not in (CallState.WAITING, CallState.OFFERED):
-            return
-        t = self._tenants[call.tenant_id]
-        q = t.queues[call.queue_id]
-        if call.group is not None and not call.callback:
-            position = self._position(q, call)
-            self._announce(t, call, q, "comfort", position, q.ewt(position), now)
-        every = q.config.announce_every_seconds
-        call.announce_at = None
-        if every and not call.callback:
-            call.announce_at = now + every
-            self._push(now + every, _ANNOUNCE, call, epoch)
 
     def _presence_due(self, a: AgentRecord, session: int, now: float) -> None:
         if a.session != session or self._presence is None:
@@ -1402,6 +1420,65 @@ class RoutingEngine:
             idle_since=_at(a.idle_since) if a.state is S.AVAILABLE else None,
             wrap_up_until=_at(a.wrap_up_deadline) if a.state is S.WRAP_UP else None,
         )
+
+
+_Record = tuple[
+    float,
+    str,
+    str,
+    str,
+    str,
+    str | None,
+    tuple[tuple[str, float], ...],
+    bool,
+    tuple[tuple[str, str, int, int, float], ...],
+    int,
+    int,
+    tuple[Any, ...],
+]
+"""A decision as kept: at, queue, trigger, need, outcome, agent, eligible, truncated, calls,
+queue priority, caller priority, reason arguments."""
+
+
+def _decision(tenant_id: str, call_id: str, r: _Record) -> Decision:
+    at, queue_id, trigger, need, outcome, agent_id, eligible, truncated, calls, qp, cp, args = r
+    if outcome == "queued":
+        staffed, position = args
+        reason = (
+            f"no available agent is eligible for {need}; {staffed} of the queue's agents "
+            f"are working; waits at position {position}"
+        )
+    elif outcome == "overflowed":
+        wait, target = args
+        reason = f"{_REASONS.get(trigger, trigger)} after {wait:.0f} s: to {target}"
+    elif calls:
+        heads, waited = args
+        reason = (
+            f"agent {agent_id} became available, eligible for {heads} waiting calls across "
+            f"queues; this one ranks first (queue priority {qp}, caller priority {cp}, "
+            f"waiting {waited:.0f} s)"
+        )
+    else:
+        (idle,) = args
+        more = "+" if truncated else ""
+        reason = (
+            f"longest idle ({idle:.0f} s) of {len(eligible)}{more} available agents "
+            f"eligible for {need}"
+        )
+    return Decision(
+        at=_at(at),
+        tenant_id=tenant_id,
+        call_id=call_id,
+        queue_id=queue_id,
+        trigger=trigger,
+        need=need,
+        outcome=outcome,
+        agent_id=agent_id,
+        eligible=tuple(Candidate(a, idle) for a, idle in eligible),
+        eligible_truncated=truncated,
+        calls=tuple(CallCandidate(*c) for c in calls),
+        reason=reason,
+    )
 
 
 _REASONS = {

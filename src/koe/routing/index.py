@@ -88,25 +88,79 @@ class IdleIndex:
             return best
         return next(self._walk(alt), None)
 
-    def _walk(self, alt: Alternative) -> Iterator[int]:
-        """Tickets of agents eligible for ``alt``, in idle order."""
-        if not alt:
-            yield from self.all
-            return
-        driver: list[list[int]] | None = None
+    def _driver(self, alt: Alternative) -> tuple[list[list[int]], int]:
+        """The non-empty ticket lists of the rarest requirement of ``alt``, and their size."""
+        driver: list[list[int]] = []
         fewest = -1
         by_skill = self.by_skill
         for skill, level in alt:
             levels = by_skill.get(skill)
             if levels is None:
-                return
+                return [], 0
             lists = [t for t in levels[level:] if t]
             count = sum(map(len, lists))
             if count == 0:
-                return
-            if driver is None or count < fewest:
+                return [], 0
+            if fewest < 0 or count < fewest:
                 driver, fewest = lists, count
-        assert driver is not None
+        return driver, fewest
+
+    def top(self, need: Need, k: int) -> list[AgentRecord]:
+        """The ``k`` longest-idle available agents eligible for ``need``, longest idle first."""
+        alts = need.alternatives
+        if len(alts) == 1:
+            tickets = self._top(alts[0], k)
+        else:
+            tickets = sorted({t for alt in alts for t in self._top(alt, k)})[:k]
+        agents = self.agents
+        return [agents[t] for t in tickets]
+
+    def _top(self, alt: Alternative, k: int) -> list[int]:
+        if not alt:
+            return self.all[:k]
+        driver, count = self._driver(alt)
+        if count == 0:
+            return []
+        # Heads of the driver's lists, merged: cheap slices and one small sort.
+        m = k if len(alt) == 1 else 4 * k
+        if len(driver) == 1:
+            cand = driver[0][:m]
+        else:
+            cand = []
+            for tickets in driver:
+                cand.extend(tickets[:m])
+            cand.sort()
+            del cand[m:]
+        if len(alt) == 1:
+            return cand
+        agents = self.agents
+        out = []
+        for ticket in cand:
+            get = agents[ticket].skills.get
+            for skill, level in alt:
+                if get(skill, 0) < level:
+                    break
+            else:
+                out.append(ticket)
+                if len(out) == k:
+                    return out
+        if count > m:
+            # Too few among the heads: walk them all (rare: the other skills are scarce).
+            out = []
+            for ticket in self._walk(alt):
+                out.append(ticket)
+                if len(out) == k:
+                    break
+        return out
+
+    def _walk(self, alt: Alternative) -> Iterator[int]:
+        """Tickets of agents eligible for ``alt``, in idle order."""
+        if not alt:
+            yield from self.all
+            return
+        driver, count = self._driver(alt)
+        if count == 0:
+            return
         agents = self.agents
         tickets = driver[0] if len(driver) == 1 else heapq.merge(*driver)
         if len(alt) == 1:

@@ -102,7 +102,8 @@ class QueueStats:
         self.sl_seconds = sl_seconds
         self.handle_times: deque[float] = deque(maxlen=samples)
         self.handle_sum = 0.0
-        self.recent: deque[tuple[float, bool]] = deque()
+        self.recent: deque[list[float]] = deque()
+        """Per-minute [start, good, counted] for the service-level windows (last hour)."""
         self.intervals: IntervalMap = {}
 
     def aht(self, default: float) -> float:
@@ -112,10 +113,17 @@ class QueueStats:
 
     def _sl(self, now: float, good: bool) -> None:
         recent = self.recent
-        recent.append((now, good))
-        horizon = now - WINDOWS[-1]
-        while recent and recent[0][0] < horizon:
-            recent.popleft()
+        minute = now - now % 60
+        if recent and recent[-1][0] == minute:
+            last = recent[-1]
+        else:
+            last = [minute, 0, 0]
+            recent.append(last)
+            horizon = now - WINDOWS[-1] - 60
+            while recent[0][0] < horizon:
+                recent.popleft()
+        last[1] += good
+        last[2] += 1
 
     def offered(self, now: float) -> None:
         """A call entered the queue."""
@@ -160,14 +168,18 @@ class QueueStats:
         self.handle_sum += total
 
     def service_level(self, now: float, window: float) -> float | None:
-        """Service level over the last ``window`` seconds (0–1), None when nothing counted."""
-        since = now - window
-        good = total = 0
-        for at, ok in reversed(self.recent):
-            if at < since:
+        """Service level over the last ``window`` seconds in whole minutes (0–1).
+
+        The current minute counts, and the minutes before it until ``window`` is covered.
+        None when no call counted.
+        """
+        since = now - now % 60 - window + 60
+        good = total = 0.0
+        for minute, ok, counted in reversed(self.recent):
+            if minute < since:
                 break
-            total += 1
             good += ok
+            total += counted
         return good / total if total else None
 
 

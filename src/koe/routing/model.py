@@ -40,11 +40,34 @@ def _alternative(skills: Mapping[str, int]) -> Alternative:
     return tuple(sorted(skills.items()))
 
 
-@dataclass(frozen=True, slots=True)
 class Need:
-    """Which agents may take a call: any one of ``alternatives`` (empty tuple: nobody)."""
+    """Which agents may take a call: any one of ``alternatives`` (empty tuple: nobody).
+
+    Immutable and hashable (the hash is kept: needs key the engine's call groups).
+    """
+
+    __slots__ = ("_hash", "alternatives")
 
     alternatives: tuple[Alternative, ...]
+    _hash: int
+
+    def __init__(self, alternatives: tuple[Alternative, ...]) -> None:
+        object.__setattr__(self, "alternatives", alternatives)
+        object.__setattr__(self, "_hash", hash(alternatives))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Need is immutable")
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Need):
+            return NotImplemented
+        return self._hash == other._hash and self.alternatives == other.alternatives
+
+    def __repr__(self) -> str:
+        return f"Need({self.alternatives!r})"
 
     @classmethod
     def all_of(cls, skills: Mapping[str, int] | None = None) -> Need:

@@ -8,13 +8,15 @@ from koe.routing.index import CallGroup
 from koe.routing.metrics import QueueStats
 from koe.routing.model import Need, QueueConfig
 
-_STAFFED = tuple(STATE_INDEX[s] for s in STAFFED)
+_STAFFED_ORDER = (AgentState.AVAILABLE, AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
+_A, _R, _O, _W = (STATE_INDEX[s] for s in _STAFFED_ORDER)
+assert set(_STAFFED_ORDER) == STAFFED
 
 
 class QueueState:
     """One queue of one tenant as the engine holds it."""
 
-    __slots__ = ("calls", "config", "counts", "groups", "keys", "queue_id", "stats")
+    __slots__ = ("calls", "config", "counts", "groups", "keys", "queue_id", "stats", "steps")
 
     def __init__(self, config: QueueConfig, samples: int) -> None:
         self.queue_id = config.queue_id
@@ -27,11 +29,23 @@ class QueueState:
         """Agents meeting the queue's base need, by state."""
         self.groups: dict[Need, CallGroup] = {}
         self.stats = QueueStats(config.service_level_seconds, samples)
+        self.steps: dict[tuple[Need, int], tuple[Need, int]] = {}
+        """Cache of (base need, escalation step) -> (need, priority boost); cleared on change."""
+
+    def need_at(self, base: Need, step: int) -> tuple[Need, int]:
+        """What a call with ``base`` needs after ``step`` escalation steps, and its boost."""
+        key = (base, step)
+        found = self.steps.get(key)
+        if found is None:
+            if len(self.steps) > 1024:
+                self.steps.clear()
+            found = self.steps[key] = self.config.need_at_step(base, step)
+        return found
 
     def staffed(self) -> int:
         """Agents of this queue who work the queues now (available, ringing, busy)."""
-        counts = self.counts
-        return sum(counts[i] for i in _STAFFED)
+        c = self.counts
+        return c[_A] + c[_R] + c[_O] + c[_W]
 
     def ewt(self, position: int) -> float | None:
         """Estimated wait at ``position``: position × recent AHT ÷ staffed agents.
