@@ -108,6 +108,7 @@ class AgentRecord:
         "idle_ticket",
         "last_seen",
         "pending_break",
+        "queue_ids",
         "queues",
         "session",
         "skills",
@@ -138,6 +139,7 @@ class AgentRecord:
         self.accrued_to = now
         self.handling: tuple[QueueState, float, float] | None = None
         self.queues: list[QueueState] = []
+        self.queue_ids: frozenset[str] = frozenset()
         self.groups: list[CallGroup] = []
         self.groups_seen = 0
 

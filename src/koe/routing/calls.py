@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -71,7 +72,7 @@ class CallRecord:
         call_id: str,
         seq: int,
         priority: int,
-        extra: dict[str, int],
+        extra: Mapping[str, int],
         now: float,
         *,
         callback: bool,
@@ -99,7 +100,7 @@ class CallRecord:
         self.answered_at = 0.0
         self.hold_since: float | None = None
         self.hold_total = 0.0
-        self.visited: list[str] = []
+        self.visited: tuple[str, ...] = ()
         self.announce_at = float("inf")
         self.escalate_at = float("inf")
         self.overflow_at = float("inf")

@@ -18,7 +18,6 @@ priority, then the caller who arrived first). See docs/routing.md.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from bisect import bisect_left, insort
 from collections import OrderedDict
@@ -26,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from koe.core.clock import Clock
@@ -56,7 +56,17 @@ from koe.routing.errors import (
 )
 from koe.routing.explain import CallCandidate, Candidate, Decision, WhatIf
 from koe.routing.index import CallGroup, IdleIndex
-from koe.routing.metrics import WINDOWS, IntervalFigures, IntervalMap, accrue, figures, take
+from koe.routing.metrics import (
+    INTERVAL_SECONDS,
+    WINDOWS,
+    AgentTime,
+    IntervalFigures,
+    IntervalMap,
+    accrue,
+    agent_time,
+    figures,
+    take,
+)
 from koe.routing.model import (
     Need,
     OverflowTarget,
@@ -66,6 +76,7 @@ from koe.routing.model import (
     check_skills,
 )
 from koe.routing.queues import QueueState
+from koe.routing.timers import Timers
 from koe.routing.views import AgentView, CallHints, CallView, QueueFigures
 
 S, E = AgentState, AgentEvent
@@ -77,6 +88,7 @@ _GC_GROUPS = 4096
 # Timer kinds.
 _RING, _WRAP, _QUEUE, _PRESENCE = range(4)
 _NEVER = float("inf")
+_NO_SKILLS: Mapping[str, int] = MappingProxyType({})
 
 
 @lru_cache(maxsize=4096)
@@ -113,7 +125,6 @@ class _Tenant:
         "groups",
         "groups_by_skill",
         "idle",
-        "intervals",
         "queues",
         "seat_limit",
         "seq",
@@ -134,8 +145,7 @@ class _Tenant:
         self.gc_at = _GC_GROUPS
         self.seq = 0
         self.tickets = 0
-        self.decisions: OrderedDict[str, list[_Record]] = OrderedDict()
-        self.intervals: IntervalMap = {}
+        self.decisions: OrderedDict[str, tuple[_Record, ...]] = OrderedDict()
         self.agent_intervals: dict[str, IntervalMap] = {}
 
 
@@ -171,9 +181,9 @@ class RoutingEngine:
         self._samples = handle_time_samples
         self._final = final_target or OverflowTarget(TargetKind.VOICEMAIL)
         self._tenants: dict[str, _Tenant] = {}
-        self._timers: list[tuple[float, int, int, Any, int]] = []
-        self._timer_seq = itertools.count()
-        self._sessions = itertools.count(1)
+        self._timers = Timers()
+        self._tokens = itertools.count(1)
+        """Tokens for timers and heap entries, unique in the engine (a stale one never fits)."""
         self._events: list[Event] = []
         self._out: list[Action] = []
         self._now_at = clock.now()
@@ -192,9 +202,6 @@ class RoutingEngine:
 
     def _emit(self, tenant_id: str, type_: str, data: dict[str, Any]) -> None:
         self._events.append(Event(type_, tenant_id, self._now_at, data))
-
-    def _push(self, deadline: float, kind: int, obj: Any, token: int) -> None:
-        heapq.heappush(self._timers, (deadline, next(self._timer_seq), kind, obj, token))
 
     def _tenant(self, tenant_id: str) -> _Tenant:
         t = self._tenants.get(tenant_id)
@@ -230,7 +237,8 @@ class RoutingEngine:
 
     def next_deadline(self) -> datetime | None:
         """When :meth:`tick` should run next (None: no timer is pending)."""
-        return _at(self._timers[0][0]) if self._timers else None
+        deadline = self._timers.next_deadline()
+        return _at(deadline) if deadline is not None else None
 
     # ---- tenants and queues ----
 
@@ -277,6 +285,8 @@ class RoutingEngine:
             waiting.sort(key=lambda c: c.rank)
             for call in waiting:
                 self._place(t, call, now, "reconfigured")
+        for a in t.agents.values():
+            a.queue_ids = frozenset(x.queue_id for x in a.queues)
         # The groups of the queue's own steps exist up front, so agents' lists are stable.
         for step in range(len(config.escalation) + 1):
             need = q.need_at(config.need, step)[0]
@@ -296,6 +306,7 @@ class RoutingEngine:
             if q in a.queues:
                 self._accrue(t, a, now)
                 a.queues.remove(q)
+                a.queue_ids = frozenset(x.queue_id for x in a.queues)
         del t.queues[queue_id]
         self._emit(tenant_id, ev.QUEUE_REMOVED, {"queue_id": queue_id})
 
@@ -328,11 +339,11 @@ class RoutingEngine:
             )
             raise err
         a = AgentRecord(tenant_id, agent_id, skills, now)
-        a.session = next(self._sessions)
+        a.session = next(self._tokens)
         t.agents[agent_id] = a
         self._join_queues(t, a)
         if self._presence is not None:
-            self._push(now + self._presence, _PRESENCE, a, a.session)
+            self._timers.after(now, self._presence, _PRESENCE, tenant_id, agent_id, a.session)
         if ready:
             self._available(t, a, E.LOGIN, now, keep_rank=False)
         else:
@@ -417,7 +428,7 @@ class RoutingEngine:
             raise wrap_up_limit(agent_id, a.wrap_up_limit)
         a.wrap_up_extended += seconds
         a.wrap_up_deadline = max(a.wrap_up_deadline, now) + seconds
-        self._push(a.wrap_up_deadline, _WRAP, a, a.session)
+        self._timers.at(a.wrap_up_deadline, _WRAP, tenant_id, agent_id, a.session)
         self._emit(
             tenant_id,
             ev.AGENT_STATE_CHANGED,
@@ -478,7 +489,7 @@ class RoutingEngine:
             raise invalid(
                 "priority", "優先度は整数にしてください。", "priority must be an integer."
             )
-        extra = check_skills(skills or {})
+        extra = check_skills(skills) if skills else _NO_SKILLS
         t.seq += 1
         call = CallRecord(tenant_id, call_id, t.seq, priority, extra, now, callback=callback)
         t.calls[call_id] = call
@@ -613,7 +624,7 @@ class RoutingEngine:
             a.wrap_up_extended = 0.0
             a.wrap_up_limit = cfg.max_wrap_up_extension_seconds
             self._move(t, a, E.HANGUP, S.WRAP_UP, now)
-            self._push(a.wrap_up_deadline, _WRAP, a, a.session)
+            self._timers.after(now, wrap, _WRAP, tenant_id, a.agent_id, a.session)
         else:
             self._record_handling(a, now)
             a.call_id = None
@@ -627,17 +638,29 @@ class RoutingEngine:
     def tick(self) -> list[Action]:
         """Run every timer that is due (ring timeouts, wrap-up ends, escalation, overflow...)."""
         now = self._begin()
-        timers = self._timers
-        while timers and timers[0][0] <= now:
-            _, _, kind, obj, token = heapq.heappop(timers)
-            if kind == _RING:
-                self._ring_timeout(obj, token, now)
-            elif kind == _WRAP:
-                self._wrap_due(obj, token, now)
-            elif kind == _QUEUE:
-                self._queue_due(obj, token, now)
+        pop = self._timers.pop
+        tenants = self._tenants
+        while (entry := pop(now)) is not None:
+            _, _, kind, tenant_id, key, token = entry
+            t = tenants.get(tenant_id)
+            if t is None:
+                continue
+            if kind in (_RING, _QUEUE):
+                call = t.calls.get(key)
+                if call is None:
+                    continue
+                if kind == _RING:
+                    self._ring_timeout(t, call, token, now)
+                else:
+                    self._queue_due(t, call, token, now)
+                continue
+            a = t.agents.get(key)
+            if a is None:
+                continue
+            if kind == _WRAP:
+                self._wrap_due(t, a, token, now)
             else:
-                self._presence_due(obj, token, now)
+                self._presence_due(t, a, token, now)
         return self._finish()
 
     # ---- queries ----
@@ -731,14 +754,15 @@ class RoutingEngine:
         if t is None:
             return []
         self._flush(t)
+        maps = list(t.agent_intervals.values())
         if queue_id is not None:
             q = t.queues.get(queue_id)
             if q is None:
                 raise queue_not_found(queue_id)
-            return figures(q.stats.intervals)
+            return figures(q.stats.intervals, time=agent_time(maps, queue_id))
         if agent_id is not None:
             return figures(t.agent_intervals.get(agent_id, {}))
-        return figures(t.intervals)
+        return figures({}, time=agent_time(maps, None))
 
     def take_intervals(self, tenant_id: str) -> IntervalReport:
         """Remove and return every interval that has ended (to store it for the reports)."""
@@ -746,7 +770,19 @@ class RoutingEngine:
         if t is None:
             return IntervalReport(tenant_id, {}, {}, [])
         now = self._flush(t)
-        queues = {qid: take(q.stats.intervals, now) for qid, q in t.queues.items()}
+        maps = list(t.agent_intervals.values())
+        by_queue: dict[str, AgentTime] = {}
+        for m in maps:
+            for start, b in m.items():
+                if start + INTERVAL_SECONDS <= now:
+                    for qid in b.queues:
+                        acc = by_queue.setdefault(qid, {}).setdefault(start, [0.0, 0.0])
+                        acc[0] += b.staffed
+                        acc[1] += b.busy
+        tenant = figures({}, now, agent_time(maps, None, now))
+        queues = {
+            qid: take(q.stats.intervals, now, by_queue.get(qid, {})) for qid, q in t.queues.items()
+        }
         agents = {aid: take(m, now) for aid, m in t.agent_intervals.items()}
         for aid in [aid for aid, m in t.agent_intervals.items() if not m]:
             del t.agent_intervals[aid]
@@ -754,7 +790,7 @@ class RoutingEngine:
             tenant_id,
             {k: v for k, v in queues.items() if v},
             {k: v for k, v in agents.items() if v},
-            take(t.intervals, now),
+            tenant,
         )
 
     def explain(self, tenant_id: str, call_id: str) -> list[Decision]:
@@ -816,9 +852,7 @@ class RoutingEngine:
             m = t.agent_intervals.get(a.agent_id)
             if m is None:
                 m = t.agent_intervals[a.agent_id] = {}
-            targets = [t.intervals, m]
-            targets.extend(q.stats.intervals for q in a.queues)
-            accrue(targets, start, now, a.state in BUSY)
+            accrue(m, start, now, a.state in BUSY, a.queue_ids)
         a.accrued_to = now
 
     def _flush(self, t: _Tenant) -> float:
@@ -855,6 +889,7 @@ class RoutingEngine:
     def _join_queues(self, t: _Tenant, a: AgentRecord) -> None:
         i = STATE_INDEX[a.state]
         a.queues = [q for q in t.queues.values() if q.config.need.satisfied_by(a.skills)]
+        a.queue_ids = frozenset(q.queue_id for q in a.queues)
         for q in a.queues:
             q.counts[i] += 1
 
@@ -863,6 +898,7 @@ class RoutingEngine:
         for q in a.queues:
             q.counts[i] -= 1
         a.queues = []
+        a.queue_ids = frozenset()
 
     def _available(
         self, t: _Tenant, a: AgentRecord, event: AgentEvent, now: float, *, keep_rank: bool
@@ -884,9 +920,10 @@ class RoutingEngine:
             self._refresh_groups(t, a)
         best: CallRecord | None = None
         heads = []
+        calls = t.calls
         for g in a.groups:
             if g.live:
-                c = g.head()
+                c = g.head(calls)
                 if c is not None:
                     heads.append(c)
                     if best is None or c.rank < best.rank:
@@ -969,38 +1006,42 @@ class RoutingEngine:
         call.rank = (-cfg.priority, -(call.priority + boost), call.seq)
 
     def _schedule(self, call: CallRecord, cfg: QueueConfig, now: float) -> None:
-        """(Re)start the call's queue timer, measured from its entry into the queue.
-
-        One timer per call: it fires at the next of escalation, overflow and announcement.
-        """
-        call.epoch += 1
+        """(Re)start the call's queue timers, measured from its entry into the queue."""
+        call.epoch = epoch = next(self._tokens)
         start = call.queue_entered_at
-        steps = cfg.escalation
-        call.escalate_at = (
-            start + steps[call.step].after_seconds if call.step < len(steps) else _NEVER
-        )
-        limit = cfg.max_wait_seconds
-        call.overflow_at = start + limit if limit is not None and not call.callback else _NEVER
-        call.announce_at = _NEVER
-        if cfg.announce_first_seconds is not None and not call.callback:
-            first = start + cfg.announce_first_seconds
-            if first <= now and cfg.announce_every_seconds:
-                first = now + cfg.announce_every_seconds
-            if first > now:
-                call.announce_at = first
-        self._rearm(call)
+        timers = self._timers
+        tenant_id, call_id = call.tenant_id, call.call_id
 
-    def _rearm(self, call: CallRecord) -> None:
-        due = min(call.escalate_at, call.overflow_at, call.announce_at)
-        if due != _NEVER:
-            self._push(due, _QUEUE, call, call.epoch)
+        def later(delay: float) -> float:
+            if now == start:
+                timers.after(now, delay, _QUEUE, tenant_id, call_id, epoch)
+            else:
+                timers.at(start + delay, _QUEUE, tenant_id, call_id, epoch)
+            return start + delay
+
+        steps = cfg.escalation
+        call.escalate_at = _NEVER
+        for i in range(len(steps) - 1, call.step - 1, -1):
+            call.escalate_at = later(steps[i].after_seconds)
+        limit = cfg.max_wait_seconds
+        call.overflow_at = _NEVER
+        if limit is not None and not call.callback:
+            call.overflow_at = later(limit)
+        call.announce_at = _NEVER
+        first, every = cfg.announce_first_seconds, cfg.announce_every_seconds
+        if first is not None and not call.callback:
+            if start + first > now:
+                call.announce_at = later(first)
+            elif every:
+                call.announce_at = now + every
+                timers.after(now, every, _QUEUE, tenant_id, call_id, epoch)
 
     def _enter(
         self, t: _Tenant, call: CallRecord, q: QueueState, now: float, from_queue: str | None
     ) -> None:
         cfg = q.config
         call.queue_id = q.queue_id
-        call.visited.append(q.queue_id)
+        call.visited += (q.queue_id,)
         call.queue_entered_at = now
         call.step = 0
         call.base_need = cfg.need.combined(call.extra) if call.extra else cfg.need
@@ -1074,7 +1115,7 @@ class RoutingEngine:
             g = self._new_group(t, q, call.need)
         call.state = CallState.WAITING
         call.group = g
-        call.token += 1
+        call.token = next(self._tokens)
         g.push(call)
         insort(q.keys, call.rank)
 
@@ -1129,12 +1170,12 @@ class RoutingEngine:
         q = t.queues[call.queue_id]
         call.state = CallState.OFFERED
         call.agent = a
-        call.offer_token += 1
+        call.offer_token = next(self._tokens)
         call.offered_at = now
         a.call_id = call.call_id
         self._move(t, a, E.OFFER, S.RESERVED, now)
         ring = q.config.ring_timeout_seconds
-        self._push(now + ring, _RING, call, call.offer_token)
+        self._timers.after(now, ring, _RING, t.tenant_id, call.call_id, call.offer_token)
         self._out.append(
             Offer(t.tenant_id, call.call_id, a.agent_id, q.queue_id, ring, call.callback)
         )
@@ -1199,11 +1240,11 @@ class RoutingEngine:
         )
         found = t.decisions.get(call.call_id)
         if found is None:
-            t.decisions[call.call_id] = [d]
+            t.decisions[call.call_id] = (d,)
             if len(t.decisions) > self._history:
                 t.decisions.popitem(last=False)
         else:
-            found.append(d)
+            t.decisions[call.call_id] = (*found, d)
 
     def _requeue(self, t: _Tenant, call: CallRecord, now: float, agent_id: str, why: str) -> None:
         """Back to the caller's original place after an offer that did not connect."""
@@ -1340,20 +1381,18 @@ class RoutingEngine:
 
     # ---- timers ----
 
-    def _ring_timeout(self, call: CallRecord, token: int, now: float) -> None:
+    def _ring_timeout(self, t: _Tenant, call: CallRecord, token: int, now: float) -> None:
         if call.state is CallState.OFFERED and call.offer_token == token:
-            t = self._tenants[call.tenant_id]
             self._no_answer(t, call, now, "no_answer", cancel=True)
 
-    def _wrap_due(self, a: AgentRecord, session: int, now: float) -> None:
+    def _wrap_due(self, t: _Tenant, a: AgentRecord, session: int, now: float) -> None:
         if a.session == session and a.state is S.WRAP_UP and a.wrap_up_deadline <= now:
-            self._end_wrap_up(self._tenants[a.tenant_id], a, now, E.WRAP_UP_END)
+            self._end_wrap_up(t, a, now, E.WRAP_UP_END)
 
-    def _queue_due(self, call: CallRecord, epoch: int, now: float) -> None:
+    def _queue_due(self, t: _Tenant, call: CallRecord, epoch: int, now: float) -> None:
         """The call's queue timer: escalate, overflow, announce, whichever is due."""
         if call.epoch != epoch or call.state not in (CallState.WAITING, CallState.OFFERED):
             return
-        t = self._tenants[call.tenant_id]
         q = t.queues[call.queue_id]
         if now >= call.escalate_at:
             self._escalate(t, q, call, now)
@@ -1364,11 +1403,13 @@ class RoutingEngine:
                 return
         if now >= call.announce_at:
             every = q.config.announce_every_seconds
-            call.announce_at = now + every if every else _NEVER
+            call.announce_at = _NEVER
+            if every:
+                call.announce_at = now + every
+                self._timers.after(now, every, _QUEUE, t.tenant_id, call.call_id, epoch)
             if call.group is not None:
                 position = self._position(q, call)
                 self._announce(t, call, q, "comfort", position, q.ewt(position), now)
-        self._rearm(call)
 
     def _escalate(self, t: _Tenant, q: QueueState, call: CallRecord, now: float) -> None:
         steps = q.config.escalation
@@ -1398,13 +1439,15 @@ class RoutingEngine:
             if waiting:
                 self._place(t, call, now, "escalated")
 
-    def _presence_due(self, a: AgentRecord, session: int, now: float) -> None:
+    def _presence_due(self, t: _Tenant, a: AgentRecord, session: int, now: float) -> None:
         if a.session != session or self._presence is None:
             return
         if now >= a.last_seen + self._presence:
-            self._leave(self._tenants[a.tenant_id], a, now, E.CONNECTION_LOST, "presence_timeout")
+            self._leave(t, a, now, E.CONNECTION_LOST, "presence_timeout")
         else:
-            self._push(a.last_seen + self._presence, _PRESENCE, a, session)
+            self._timers.at(
+                a.last_seen + self._presence, _PRESENCE, t.tenant_id, a.agent_id, session
+            )
 
     # ---- views ----
 

@@ -211,27 +211,22 @@ class CallGroup:
     def __init__(self, queue_id: str, need: Need) -> None:
         self.queue_id = queue_id
         self.need = need
-        self.heap: list[tuple[tuple[int, int, int], int, CallRecord]] = []
+        self.heap: list[tuple[tuple[int, int, int], int, str]] = []
+        """(rank, token, call id): ids only, so the collector need not track the entries."""
         self.live = 0
 
     def push(self, call: CallRecord) -> None:
         """Add ``call``, which must already name this group and carry a fresh token."""
-        heapq.heappush(self.heap, (call.rank, call.token, call))
+        heapq.heappush(self.heap, (call.rank, call.token, call.call_id))
         self.live += 1
 
-    def head(self) -> CallRecord | None:
+    def head(self, calls: dict[str, CallRecord]) -> CallRecord | None:
         """The best waiting call, dropping entries of calls that have left the group."""
         heap = self.heap
         while heap:
-            _, token, call = heap[0]
-            if call.group is self and call.token == token:
+            _, token, call_id = heap[0]
+            call = calls.get(call_id)
+            if call is not None and call.group is self and call.token == token:
                 return call
             heapq.heappop(heap)
         return None
-
-    def calls(self) -> list[CallRecord]:
-        """The calls waiting in this group, best first (for queries, not the hot path)."""
-        return sorted(
-            (c for _, token, c in self.heap if c.group is self and c.token == token),
-            key=lambda c: c.rank,
-        )

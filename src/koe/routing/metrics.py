@@ -44,6 +44,7 @@ class Interval:
         "hold",
         "offered",
         "overflowed",
+        "queues",
         "sl_counted",
         "staffed",
         "talk",
@@ -65,6 +66,8 @@ class Interval:
         self.acw = 0.0
         self.staffed = 0.0
         self.busy = 0.0
+        self.queues: frozenset[str] = frozenset()
+        """For an agent's interval: the queues the agent belonged to while staffed in it."""
 
 
 IntervalMap = dict[float, Interval]
@@ -79,18 +82,43 @@ def bucket(intervals: IntervalMap, t: float) -> Interval:
     return found
 
 
-def accrue(targets: list[IntervalMap], start: float, end: float, busy: bool) -> None:
-    """Add staffed (and busy) time from ``start`` to ``end`` to every map, split by interval."""
+def accrue(
+    intervals: IntervalMap, start: float, end: float, busy: bool, queues: frozenset[str]
+) -> None:
+    """Add an agent's staffed (and busy) time from ``start`` to ``end``, split by interval."""
     while start < end:
         edge = start - start % INTERVAL_SECONDS + INTERVAL_SECONDS
         stop = end if end < edge else edge
         spent = stop - start
-        for intervals in targets:
-            b = bucket(intervals, start)
-            b.staffed += spent
-            if busy:
-                b.busy += spent
+        b = bucket(intervals, start)
+        b.staffed += spent
+        if busy:
+            b.busy += spent
+        if b.queues is not queues:
+            b.queues = queues if not b.queues or b.queues == queues else b.queues | queues
         start = stop
+
+
+AgentTime = dict[float, list[float]]
+"""Interval start -> [staffed seconds, busy seconds], summed over agents."""
+
+
+def agent_time(
+    agents: list[IntervalMap], queue_id: str | None, before: float | None = None
+) -> AgentTime:
+    """Sum agents' time by interval: all of it, or that of agents in ``queue_id`` then."""
+    out: AgentTime = {}
+    for intervals in agents:
+        for start, b in intervals.items():
+            if before is not None and start + INTERVAL_SECONDS > before:
+                continue
+            if queue_id is None or queue_id in b.queues:
+                acc = out.get(start)
+                if acc is None:
+                    acc = out[start] = [0.0, 0.0]
+                acc[0] += b.staffed
+                acc[1] += b.busy
+    return out
 
 
 class QueueStats:
@@ -211,8 +239,9 @@ class IntervalFigures:
     occupancy: float | None
 
     @classmethod
-    def of(cls, start: float, b: Interval) -> IntervalFigures:
-        """The figures of counters ``b`` for the interval starting at ``start``."""
+    def of(cls, start: float, b: Interval, time: list[float] | None = None) -> IntervalFigures:
+        """The figures of counters ``b`` (agent time from ``time`` if given) at ``start``."""
+        staffed, busy = time if time is not None else (b.staffed, b.busy)
         return cls(
             start=datetime.fromtimestamp(start, UTC),
             offered=b.offered,
@@ -229,24 +258,35 @@ class IntervalFigures:
             acw_seconds=b.acw,
             aht_seconds=_ratio(b.talk + b.hold + b.acw, b.handled),
             service_level=_ratio(b.answered_within, b.sl_counted),
-            staffed_seconds=b.staffed,
-            busy_seconds=b.busy,
-            occupancy=_ratio(b.busy, b.staffed),
+            staffed_seconds=staffed,
+            busy_seconds=busy,
+            occupancy=_ratio(busy, staffed),
         )
 
 
-def figures(intervals: IntervalMap, before: float | None = None) -> list[IntervalFigures]:
-    """The intervals in time order; with ``before``, only those that ended by then."""
+def figures(
+    intervals: IntervalMap, before: float | None = None, time: AgentTime | None = None
+) -> list[IntervalFigures]:
+    """The intervals in time order (with agent time from ``time`` when given).
+
+    With ``before``, only the intervals that ended by then.
+    """
+    starts = set(intervals) | set(time or ())
+    empty = Interval()
     return [
-        IntervalFigures.of(start, b)
-        for start, b in sorted(intervals.items())
+        IntervalFigures.of(
+            start, intervals.get(start, empty), time.get(start, [0.0, 0.0]) if time else None
+        )
+        for start in sorted(starts)
         if before is None or start + INTERVAL_SECONDS <= before
     ]
 
 
-def take(intervals: IntervalMap, before: float) -> list[IntervalFigures]:
+def take(
+    intervals: IntervalMap, before: float, time: AgentTime | None = None
+) -> list[IntervalFigures]:
     """Remove and return the intervals that ended by ``before``."""
-    out = figures(intervals, before)
+    out = figures(intervals, before, time)
     for f in out:
-        del intervals[f.start.timestamp()]
+        intervals.pop(f.start.timestamp(), None)
     return out
