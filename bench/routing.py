@@ -87,12 +87,15 @@ def main() -> None:
 
     def timed(fn: Callable[..., list[Any]], *args: Any, **kwargs: Any) -> tuple[list[Any], int]:
         """Run one engine call, then publish its events as call control would; time both."""
-        c0, w0 = cpu(), perf()
+        c0 = cpu()
+        w0 = perf()
         out = fn(*args, **kwargs)
         w1 = perf()
-        counters["events"] += len(engine.take_events())
-        wall_ns[0] += perf() - w0
+        events = engine.take_events()
+        w2 = perf()
         cpu_ns[0] += cpu() - c0
+        wall_ns[0] += w2 - w0
+        counters["events"] += len(events)
         return out, w1 - w0
 
     def answer(actions: list[Any], now: float) -> None:

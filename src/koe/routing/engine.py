@@ -76,7 +76,7 @@ from koe.routing.model import (
     check_skills,
 )
 from koe.routing.queues import QueueState
-from koe.routing.timers import Timers
+from koe.routing.timers import Entry, Timers
 from koe.routing.views import AgentView, CallHints, CallView, QueueFigures
 
 S, E = AgentState, AgentEvent
@@ -638,10 +638,15 @@ class RoutingEngine:
     def tick(self) -> list[Action]:
         """Run every timer that is due (ring timeouts, wrap-up ends, escalation, overflow...)."""
         now = self._begin()
-        pop = self._timers.pop
         tenants = self._tenants
-        while (entry := pop(now)) is not None:
-            _, _, kind, tenant_id, key, token = entry
+        # In batches: a timer that fires may set others; every delay is > 0, so a batch is
+        # complete unless one was set for a deadline already past (a reconfigured queue).
+        while batch := self._timers.due(now):
+            self._run(tenants, batch, now)
+        return self._finish()
+
+    def _run(self, tenants: dict[str, _Tenant], batch: list[Entry], now: float) -> None:
+        for _, _, kind, tenant_id, key, token in batch:
             t = tenants.get(tenant_id)
             if t is None:
                 continue
@@ -661,7 +666,6 @@ class RoutingEngine:
                 self._wrap_due(t, a, token, now)
             else:
                 self._presence_due(t, a, token, now)
-        return self._finish()
 
     # ---- queries ----
 
@@ -1009,32 +1013,33 @@ class RoutingEngine:
         """(Re)start the call's queue timers, measured from its entry into the queue."""
         call.epoch = epoch = next(self._tokens)
         start = call.queue_entered_at
-        timers = self._timers
         tenant_id, call_id = call.tenant_id, call.call_id
-
-        def later(delay: float) -> float:
-            if now == start:
-                timers.after(now, delay, _QUEUE, tenant_id, call_id, epoch)
-            else:
-                timers.at(start + delay, _QUEUE, tenant_id, call_id, epoch)
-            return start + delay
-
-        steps = cfg.escalation
-        call.escalate_at = _NEVER
-        for i in range(len(steps) - 1, call.step - 1, -1):
-            call.escalate_at = later(steps[i].after_seconds)
+        # Delays after "now" fill the timers' ordered lanes; after a change of settings the
+        # deadlines count from the entry, in the past, so they go to the heap.
+        delays: list[float] = [s.after_seconds for s in cfg.escalation[call.step :]]
+        call.escalate_at = start + delays[0] if delays else _NEVER
         limit = cfg.max_wait_seconds
         call.overflow_at = _NEVER
         if limit is not None and not call.callback:
-            call.overflow_at = later(limit)
+            call.overflow_at = start + limit
+            delays.append(limit)
         call.announce_at = _NEVER
         first, every = cfg.announce_first_seconds, cfg.announce_every_seconds
         if first is not None and not call.callback:
             if start + first > now:
-                call.announce_at = later(first)
+                call.announce_at = start + first
+                delays.append(first)
             elif every:
                 call.announce_at = now + every
-                timers.after(now, every, _QUEUE, tenant_id, call_id, epoch)
+                self._timers.after(now, every, _QUEUE, tenant_id, call_id, epoch)
+        if now == start:
+            after = self._timers.after
+            for delay in delays:
+                after(now, delay, _QUEUE, tenant_id, call_id, epoch)
+        else:
+            at = self._timers.at
+            for delay in delays:
+                at(start + delay, _QUEUE, tenant_id, call_id, epoch)
 
     def _enter(
         self, t: _Tenant, call: CallRecord, q: QueueState, now: float, from_queue: str | None

@@ -56,6 +56,18 @@ class Timers:
         """Fire at ``deadline``."""
         heapq.heappush(self._heap, (deadline, next(self._seq), kind, tenant_id, owner, token))
 
+    def due(self, now: float) -> list[Entry]:
+        """Remove and return every timer due by ``now``, in deadline order."""
+        out: list[Entry] = []
+        for lane in self._lanes.values():
+            while lane and lane[0][0] <= now:
+                out.append(lane.popleft())
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            out.append(heapq.heappop(heap))
+        out.sort()
+        return out
+
     def pop(self, now: float) -> Entry | None:
         """The earliest timer if it is due by ``now`` (removed), else None."""
         heap = self._heap
