@@ -10,7 +10,7 @@ import pytest
 from koe.core.errors import Conflict, NotFound, ValidationFailed
 from koe.routing.actions import AgentGone, CancelOffer
 from koe.routing.agents import TRANSITIONS, AgentEvent, AgentRecord, AgentState
-from tests.routing.conftest import T, Acd
+from tests.routing.conftest import Acd, T
 
 S, E = AgentState, AgentEvent
 
