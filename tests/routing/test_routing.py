@@ -7,7 +7,7 @@ import pytest
 from koe.core.errors import Conflict, NotFound, ValidationFailed
 from koe.routing.actions import CancelOffer, Offer, Overflow
 from koe.routing.model import EscalationStep, Need, OverflowTarget, QueueConfig, TargetKind
-from tests.routing.conftest import T, Acd
+from tests.routing.conftest import Acd, T
 
 
 def idle_agents(acd: Acd, *agents: tuple[str, dict[str, int]]) -> None:

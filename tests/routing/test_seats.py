@@ -6,7 +6,7 @@ import pytest
 
 from koe.core.errors import LicenseExceeded, ValidationFailed
 from koe.licensing.counters import ConcurrencyCounter
-from tests.routing.conftest import T, Acd
+from tests.routing.conftest import Acd, T
 
 
 def test_login_beyond_the_seats_is_refused_with_a_bilingual_reason(acd: Acd) -> None:
