@@ -86,7 +86,7 @@ _LOGGED_OUT = STATE_INDEX[S.LOGGED_OUT]
 _GC_GROUPS = 4096
 
 # Timer kinds.
-_RING, _WRAP, _QUEUE, _PRESENCE = range(4)
+_RING, _WRAP, _QUEUE, _PRESENCE, _ESCALATE = range(5)
 _NEVER = float("inf")
 _NO_SKILLS: Mapping[str, int] = MappingProxyType({})
 
@@ -282,6 +282,8 @@ class RoutingEngine:
                     waiting.append(call)
                 self._set_step(call, q)
                 self._schedule(call, config, now)
+                if now >= call.escalate_at:
+                    self._escalate(t, q, call, now)
             waiting.sort(key=lambda c: c.rank)
             for call in waiting:
                 self._place(t, call, now, "reconfigured")
@@ -646,7 +648,22 @@ class RoutingEngine:
         return self._finish()
 
     def _run(self, tenants: dict[str, _Tenant], batch: list[Entry], now: float) -> None:
+        # Escalations first: every decision this tick then sees the needs and priorities
+        # callers have now. The rest in deadline order.
         for _, _, kind, tenant_id, key, token in batch:
+            if kind == _ESCALATE:
+                t = tenants.get(tenant_id)
+                call = t.calls.get(key) if t is not None else None
+                if (
+                    t is not None
+                    and call is not None
+                    and call.epoch == token
+                    and call.state in (CallState.WAITING, CallState.OFFERED)
+                ):
+                    self._escalate(t, t.queues[call.queue_id], call, now)
+        for _, _, kind, tenant_id, key, token in batch:
+            if kind == _ESCALATE:
+                continue
             t = tenants.get(tenant_id)
             if t is None:
                 continue
@@ -1016,8 +1033,9 @@ class RoutingEngine:
         tenant_id, call_id = call.tenant_id, call.call_id
         # Delays after "now" fill the timers' ordered lanes; after a change of settings the
         # deadlines count from the entry, in the past, so they go to the heap.
-        delays: list[float] = [s.after_seconds for s in cfg.escalation[call.step :]]
-        call.escalate_at = start + delays[0] if delays else _NEVER
+        steps = [s.after_seconds for s in cfg.escalation[call.step :]]
+        call.escalate_at = start + steps[0] if steps else _NEVER
+        delays: list[float] = []
         limit = cfg.max_wait_seconds
         call.overflow_at = _NEVER
         if limit is not None and not call.callback:
@@ -1032,14 +1050,13 @@ class RoutingEngine:
             elif every:
                 call.announce_at = now + every
                 self._timers.after(now, every, _QUEUE, tenant_id, call_id, epoch)
-        if now == start:
-            after = self._timers.after
-            for delay in delays:
-                after(now, delay, _QUEUE, tenant_id, call_id, epoch)
-        else:
-            at = self._timers.at
-            for delay in delays:
-                at(start + delay, _QUEUE, tenant_id, call_id, epoch)
+        timers = self._timers
+        for kind, group in ((_ESCALATE, steps), (_QUEUE, delays)):
+            for delay in group:
+                if now == start:
+                    timers.after(now, delay, kind, tenant_id, call_id, epoch)
+                else:
+                    timers.at(start + delay, kind, tenant_id, call_id, epoch)
 
     def _enter(
         self, t: _Tenant, call: CallRecord, q: QueueState, now: float, from_queue: str | None
@@ -1269,6 +1286,8 @@ class RoutingEngine:
         ):
             self._overflow(t, call, q, now, "timeout")
             return
+        if now >= call.escalate_at:
+            self._escalate(t, q, call, now)  # steps that came due while it was ringing
         self._place(t, call, now, "requeued")
 
     def _no_answer(
@@ -1395,12 +1414,10 @@ class RoutingEngine:
             self._end_wrap_up(t, a, now, E.WRAP_UP_END)
 
     def _queue_due(self, t: _Tenant, call: CallRecord, epoch: int, now: float) -> None:
-        """The call's queue timer: escalate, overflow, announce, whichever is due."""
+        """The call's queue timer: overflow or announce, whichever is due."""
         if call.epoch != epoch or call.state not in (CallState.WAITING, CallState.OFFERED):
             return
         q = t.queues[call.queue_id]
-        if now >= call.escalate_at:
-            self._escalate(t, q, call, now)
         if now >= call.overflow_at:
             call.overflow_at = _NEVER
             if call.group is not None:
