@@ -75,6 +75,7 @@ def test_requeue_and_overflow_are_recorded(acd: Acd) -> None:
         ("timeout", "overflowed"),
     ]
     assert acd.engine.explain(T, "c1")[-1].reason == "maximum wait reached after 60 s: to callback"
+    assert acd.engine.decisions_made == 3
 
 
 def test_decision_history_is_bounded() -> None:

@@ -24,7 +24,6 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -89,11 +88,11 @@ _GC_GROUPS = 4096
 _RING, _WRAP, _QUEUE, _PRESENCE, _ESCALATE = range(5)
 _NEVER = float("inf")
 _NO_SKILLS: Mapping[str, int] = MappingProxyType({})
+_PAUSED = frozenset({S.BREAK, S.NO_ANSWER})
 
 
-@lru_cache(maxsize=4096)
 def _text(need: Need) -> str:
-    return str(need)
+    return need.text
 
 
 def _at(t: float) -> datetime:
@@ -187,6 +186,8 @@ class RoutingEngine:
         self._events: list[Event] = []
         self._out: list[Action] = []
         self._now_at = clock.now()
+        self.decisions_made = 0
+        """Routing decisions so far: a caller offered, left waiting or sent to overflow."""
 
     # ---- plumbing ----
 
@@ -885,7 +886,9 @@ class RoutingEngine:
     def _move(
         self, t: _Tenant, a: AgentRecord, event: AgentEvent, new: AgentState, now: float
     ) -> None:
-        self._accrue(t, a, now)
+        if now > a.accrued_to and a.state in STAFFED:
+            self._accrue(t, a, now)
+        a.accrued_to = now
         call_id = a.call_id
         old = a.move(event, new, now)
         if old is not new:
@@ -894,18 +897,15 @@ class RoutingEngine:
                 counts = q.counts
                 counts[oi] -= 1
                 counts[ni] += 1
-        self._emit(
-            t.tenant_id,
-            ev.AGENT_STATE_CHANGED,
-            {
-                "agent_id": a.agent_id,
-                "old": old,
-                "new": new,
-                "event": event,
-                "reason": a.break_reason if new in (S.BREAK, S.NO_ANSWER) else None,
-                "call_id": call_id,
-            },
-        )
+        data = {
+            "agent_id": a.agent_id,
+            "old": old,
+            "new": new,
+            "event": event,
+            "reason": a.break_reason if new in _PAUSED else None,
+            "call_id": call_id,
+        }
+        self._events.append(Event(ev.AGENT_STATE_CHANGED, t.tenant_id, self._now_at, data))
 
     def _join_queues(self, t: _Tenant, a: AgentRecord) -> None:
         i = STATE_INDEX[a.state]
@@ -1124,6 +1124,7 @@ class RoutingEngine:
             self._offer(t, call, eligible[0], now, trigger, eligible, truncated, [])
             return True
         self._wait(t, call)
+        self.decisions_made += 1
         if self._history:
             q = t.queues[call.queue_id]
             args = (q.staffed(), self._position(q, call))
@@ -1213,6 +1214,7 @@ class RoutingEngine:
                 "trigger": trigger,
             },
         )
+        self.decisions_made += 1
         if not self._history:
             return
         candidates = tuple([(e.agent_id, now - e.idle_since) for e in eligible])
@@ -1353,6 +1355,7 @@ class RoutingEngine:
                 "wait_seconds": wait,
             },
         )
+        self.decisions_made += 1
         if self._history:
             self._decide(
                 t, call, now, reason, "overflowed", None, (), False, (), (wait, str(target))

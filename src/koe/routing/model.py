@@ -46,14 +46,16 @@ class Need:
     Immutable and hashable (the hash is kept: needs key the engine's call groups).
     """
 
-    __slots__ = ("_hash", "alternatives")
+    __slots__ = ("_hash", "alternatives", "text")
 
     alternatives: tuple[Alternative, ...]
+    text: str
     _hash: int
 
     def __init__(self, alternatives: tuple[Alternative, ...]) -> None:
         object.__setattr__(self, "alternatives", alternatives)
         object.__setattr__(self, "_hash", hash(alternatives))
+        object.__setattr__(self, "text", _describe(alternatives))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Need is immutable")
@@ -156,13 +158,16 @@ class Need:
         return {s for alt in self.alternatives for s, _ in alt}
 
     def __str__(self) -> str:
-        if not self.alternatives:
-            return "nobody"
-        parts = [
-            " and ".join(f"{s}>={lv}" for s, lv in alt) if alt else "any agent"
-            for alt in self.alternatives
-        ]
-        return " or ".join(f"({p})" if len(self.alternatives) > 1 else p for p in parts)
+        return self.text
+
+
+def _describe(alternatives: tuple[Alternative, ...]) -> str:
+    if not alternatives:
+        return "nobody"
+    parts = [
+        " and ".join(f"{s}>={lv}" for s, lv in alt) if alt else "any agent" for alt in alternatives
+    ]
+    return " or ".join(f"({p})" if len(alternatives) > 1 else p for p in parts)
 
 
 class TargetKind(StrEnum):
