@@ -74,6 +74,12 @@ class Acd:
         """The offered agent answers."""
         self.do("answered", call_id)
 
+    def talking(self, agent_id: str, call_id: str, queue_id: str = "q") -> None:
+        """Log ``agent_id`` in and put them on ``call_id`` (which must reach them)."""
+        self.login(agent_id)
+        assert self.offers(self.call(call_id, queue_id)) == [(call_id, agent_id)]
+        self.connect(call_id)
+
     def types(self) -> list[str]:
         return [e.type for e in self.events]
 

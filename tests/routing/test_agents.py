@@ -83,18 +83,14 @@ def test_full_call_cycle(acd: Acd) -> None:
 
 def test_no_wrap_up_returns_straight_to_available(acd: Acd) -> None:
     acd.queue("q", wrap_up_seconds=0)
-    acd.login("a1")
-    acd.call("c1", "q")
-    acd.connect("c1")
+    acd.talking("a1", "c1")
     acd.do("call_ended", "c1")
     assert acd.state("a1") == "available"
 
 
 def test_ready_ends_wrap_up_early(acd: Acd) -> None:
     acd.queue("q", wrap_up_seconds=60)
-    acd.login("a1")
-    acd.call("c1", "q")
-    acd.connect("c1")
+    acd.talking("a1", "c1")
     acd.do("call_ended", "c1")
     acd.wait(5)
     acd.do("ready", "a1")
@@ -105,9 +101,7 @@ def test_ready_ends_wrap_up_early(acd: Acd) -> None:
 
 def test_wrap_up_extension_and_its_limit(acd: Acd) -> None:
     acd.queue("q", wrap_up_seconds=30, max_wrap_up_extension_seconds=60)
-    acd.login("a1")
-    acd.call("c1", "q")
-    acd.connect("c1")
+    acd.talking("a1", "c1")
     acd.do("call_ended", "c1")
     acd.wait(20)
     acd.do("extend_wrap_up", "a1", 40)
@@ -132,9 +126,7 @@ def test_extend_wrap_up_only_in_wrap_up(acd: Acd) -> None:
 
 def test_extend_wrap_up_needs_positive_seconds(acd: Acd) -> None:
     acd.queue("q")
-    acd.login("a1")
-    acd.call("c1", "q")
-    acd.connect("c1")
+    acd.talking("a1", "c1")
     acd.do("call_ended", "c1")
     with pytest.raises(ValidationFailed):
         acd.do("extend_wrap_up", "a1", 0)
@@ -163,9 +155,7 @@ def test_break_reason_must_be_a_code(acd: Acd) -> None:
 
 def test_break_asked_on_a_call_starts_after_wrap_up(acd: Acd) -> None:
     acd.queue("q", wrap_up_seconds=10)
-    acd.login("a1")
-    acd.call("c1", "q")
-    acd.connect("c1")
+    acd.talking("a1", "c1")
     acd.do("start_break", "a1", "lunch")
     view = acd.engine.agent(T, "a1")
     assert (view.state, view.pending_break) == ("on_call", "lunch")
@@ -179,9 +169,7 @@ def test_break_asked_on_a_call_starts_after_wrap_up(acd: Acd) -> None:
 
 def test_break_asked_on_a_call_without_wrap_up(acd: Acd) -> None:
     acd.queue("q", wrap_up_seconds=0)
-    acd.login("a1")
-    acd.call("c1", "q")
-    acd.connect("c1")
+    acd.talking("a1", "c1")
     acd.do("start_break", "a1", "lunch")
     acd.do("call_ended", "c1")
     assert acd.state("a1") == "break"
@@ -189,9 +177,7 @@ def test_break_asked_on_a_call_without_wrap_up(acd: Acd) -> None:
 
 def test_ready_during_wrap_up_cancels_a_pending_break(acd: Acd) -> None:
     acd.queue("q", wrap_up_seconds=30)
-    acd.login("a1")
-    acd.call("c1", "q")
-    acd.connect("c1")
+    acd.talking("a1", "c1")
     acd.do("start_break", "a1", "lunch")
     acd.do("call_ended", "c1")
     acd.do("ready", "a1")
@@ -200,9 +186,7 @@ def test_ready_during_wrap_up_cancels_a_pending_break(acd: Acd) -> None:
 
 def test_break_from_wrap_up_ends_the_wrap_up(acd: Acd) -> None:
     acd.queue("q", wrap_up_seconds=30)
-    acd.login("a1")
-    acd.call("c1", "q")
-    acd.connect("c1")
+    acd.talking("a1", "c1")
     acd.do("call_ended", "c1")
     acd.do("start_break", "a1", "lunch")
     assert acd.state("a1") == "break"
@@ -272,9 +256,7 @@ def test_logout_while_ringing_reoffers_the_caller(acd: Acd) -> None:
 
 def test_logout_on_a_call_is_refused(acd: Acd) -> None:
     acd.queue("q")
-    acd.login("a1")
-    acd.call("c1", "q")
-    acd.connect("c1")
+    acd.talking("a1", "c1")
     with pytest.raises(Conflict) as err:
         acd.do("logout", "a1")
     assert err.value.details["state"] == "on_call"
@@ -282,9 +264,7 @@ def test_logout_on_a_call_is_refused(acd: Acd) -> None:
 
 def test_logout_in_wrap_up_books_the_handle_time(acd: Acd) -> None:
     acd.queue("q", wrap_up_seconds=30)
-    acd.login("a1")
-    acd.call("c1", "q")
-    acd.connect("c1")
+    acd.talking("a1", "c1")
     acd.wait(100)
     acd.do("call_ended", "c1")
     acd.wait(10)
@@ -334,9 +314,7 @@ def test_connection_lost_while_ringing_reoffers_the_caller(acd: Acd) -> None:
 
 def test_connection_lost_on_a_call_ends_it_for_the_acd(acd: Acd) -> None:
     acd.queue("q")
-    acd.login("a1")
-    acd.call("c1", "q")
-    acd.connect("c1")
+    acd.talking("a1", "c1")
     acd.wait(42)
     out = acd.do("connection_lost", "a1")
     assert out == [AgentGone(T, "a1", "c1")]

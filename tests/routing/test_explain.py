@@ -125,9 +125,7 @@ def test_what_if_unknown_queue(acd: Acd) -> None:
 
 def test_every_change_is_an_event(acd: Acd) -> None:
     acd.queue("q", wrap_up_seconds=5)
-    acd.login("a1")
-    acd.call("c1", "q")
-    acd.connect("c1")
+    acd.talking("a1", "c1")
     acd.do("hold", "c1")
     acd.do("resume", "c1")
     acd.wait(30)

@@ -128,9 +128,7 @@ def test_breaks_are_not_staffed_time(acd: Acd) -> None:
 
 def test_take_intervals_removes_the_finished_ones(acd: Acd) -> None:
     acd.queue("q", wrap_up_seconds=0)
-    acd.login("a1")
-    acd.call("c1", "q")
-    acd.connect("c1")
+    acd.talking("a1", "c1")
     acd.wait(60)
     acd.do("call_ended", "c1")
     acd.wait(INTERVAL_SECONDS)  # into the second interval

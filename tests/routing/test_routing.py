@@ -308,9 +308,7 @@ def test_overflow_when_the_estimated_wait_is_too_long(acd: Acd) -> None:
     acd.queue(
         "q", overflow_ewt_seconds=200, default_handle_seconds=180, announce_first_seconds=None
     )
-    acd.login("a1")
-    acd.call("c1", "q")
-    acd.connect("c1")
+    acd.talking("a1", "c1")
     out = acd.call("c2", "q")  # position 1, 1 agent: 180 s
     assert not any(isinstance(a, Overflow) for a in out)
     out = acd.call("c3", "q")  # position 2: 360 s > 200 s
@@ -422,9 +420,7 @@ def test_unknown_queue_and_call(acd: Acd) -> None:
 
 def test_a_finished_call_id_may_queue_again(acd: Acd) -> None:
     acd.queue("q")
-    acd.login("a1")
-    acd.call("c1", "q")
-    acd.connect("c1")
+    acd.talking("a1", "c1")
     acd.do("call_ended", "c1")
     acd.call("c1", "q")
     assert acd.engine.call(T, "c1").state == "waiting"

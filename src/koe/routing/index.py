@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left, insort
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from koe.routing.agents import AgentRecord
-from koe.routing.model import MAX_LEVEL, Alternative, Need
+from koe.routing.model import MAX_LEVEL, Alternative, Need, fits
 
 if TYPE_CHECKING:
     from koe.routing.calls import CallRecord
@@ -133,25 +134,17 @@ class IdleIndex:
             del cand[m:]
         if len(alt) == 1:
             return cand
-        agents = self.agents
-        out = []
-        for ticket in cand:
-            get = agents[ticket].skills.get
-            for skill, level in alt:
-                if get(skill, 0) < level:
-                    break
-            else:
-                out.append(ticket)
-                if len(out) == k:
-                    return out
-        if count > m:
+        out = list(islice(self._fitting(cand, alt), k))
+        if len(out) < k and count > m:
             # Too few among the heads: walk them all (rare: the other skills are scarce).
-            out = []
-            for ticket in self._walk(alt):
-                out.append(ticket)
-                if len(out) == k:
-                    break
+            out = list(islice(self._walk(alt), k))
         return out
+
+    def _fitting(self, tickets: Iterable[int], alt: Alternative) -> Iterator[int]:
+        agents = self.agents
+        for ticket in tickets:
+            if fits(agents[ticket].skills, alt):
+                yield ticket
 
     def _walk(self, alt: Alternative) -> Iterator[int]:
         """Tickets of agents eligible for ``alt``, in idle order."""
@@ -161,18 +154,8 @@ class IdleIndex:
         driver, count = self._driver(alt)
         if count == 0:
             return
-        agents = self.agents
         tickets = driver[0] if len(driver) == 1 else heapq.merge(*driver)
-        if len(alt) == 1:
-            yield from tickets
-            return
-        for ticket in tickets:
-            get = agents[ticket].skills.get
-            for skill, level in alt:
-                if get(skill, 0) < level:
-                    break
-            else:
-                yield ticket
+        yield from tickets if len(alt) == 1 else self._fitting(tickets, alt)
 
     def eligible(self, need: Need) -> Iterator[AgentRecord]:
         """Every available agent eligible for ``need``, longest idle first."""

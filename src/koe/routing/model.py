@@ -101,14 +101,7 @@ class Need:
 
     def satisfied_by(self, skills: Mapping[str, int]) -> bool:
         """True if an agent with ``skills`` (skill id → level) is eligible."""
-        get = skills.get
-        for alt in self.alternatives:
-            for skill, level in alt:
-                if get(skill, 0) < level:
-                    break
-            else:
-                return True
-        return False
+        return any(fits(skills, alt) for alt in self.alternatives)
 
     def combined(self, extra: Mapping[str, int]) -> Need:
         """Every alternative also requires ``extra`` (the higher level wins)."""
@@ -159,6 +152,12 @@ class Need:
 
     def __str__(self) -> str:
         return self.text
+
+
+def fits(skills: Mapping[str, int], alt: Alternative) -> bool:
+    """True if ``skills`` meet every (skill, minimum level) of one alternative."""
+    get = skills.get
+    return all(get(skill, 0) >= level for skill, level in alt)
 
 
 def _describe(alternatives: tuple[Alternative, ...]) -> str:
