@@ -184,6 +184,17 @@ def test_ready_during_wrap_up_cancels_a_pending_break(acd: Acd) -> None:
     assert acd.state("a1") == "available"
 
 
+def test_break_asked_while_ringing(acd: Acd) -> None:
+    acd.queue("q", wrap_up_seconds=0)
+    acd.login("a1")
+    acd.call("c1", "q")
+    acd.do("start_break", "a1", "lunch")
+    assert acd.state("a1") == "reserved"
+    acd.do("abandon", "c1")
+    view = acd.engine.agent(T, "a1")
+    assert (view.state, view.reason, view.call_id) == ("break", "lunch", None)
+
+
 def test_break_from_wrap_up_ends_the_wrap_up(acd: Acd) -> None:
     acd.queue("q", wrap_up_seconds=30)
     acd.talking("a1", "c1")

@@ -6,6 +6,7 @@
     available  -offer-> reserved -answer-> on_call -hangup-> wrap_up | available | break
     reserved   -no_answer-> no_answer (auto-pause; the caller is re-offered at their place)
     reserved   -withdrawn-> available (the caller left; the agent keeps their idle rank)
+                              or break (when the agent asked for one while it rang)
     wrap_up    -wrap_up_end | ready-> available (or break when one was asked for on the call)
     break, no_answer -ready-> available;  available, wrap_up, no_answer -break-> break
     any logged-in state -logout | connection_lost-> logged_out (on_call: connection_lost only)
@@ -64,7 +65,7 @@ TRANSITIONS: dict[tuple[AgentState, AgentEvent], frozenset[AgentState]] = {
     (S.AVAILABLE, E.CONNECTION_LOST): frozenset({S.LOGGED_OUT}),
     (S.RESERVED, E.ANSWER): frozenset({S.ON_CALL}),
     (S.RESERVED, E.NO_ANSWER): frozenset({S.NO_ANSWER}),
-    (S.RESERVED, E.WITHDRAWN): frozenset({S.AVAILABLE}),
+    (S.RESERVED, E.WITHDRAWN): frozenset({S.AVAILABLE, S.BREAK}),
     (S.RESERVED, E.LOGOUT): frozenset({S.LOGGED_OUT}),
     (S.RESERVED, E.CONNECTION_LOST): frozenset({S.LOGGED_OUT}),
     (S.ON_CALL, E.HANGUP): frozenset({S.WRAP_UP, S.AVAILABLE, S.BREAK}),

@@ -567,7 +567,12 @@ class RoutingEngine:
         call.state = CallState.DONE
         if agent is not None:
             self._out.append(CancelOffer(tenant_id, call_id, agent.agent_id, "caller_abandoned"))
-            self._available(t, agent, E.WITHDRAWN, now, keep_rank=True)
+            if agent.pending_break is not None:
+                agent.break_reason, agent.pending_break = agent.pending_break, None
+                self._move(t, agent, E.WITHDRAWN, S.BREAK, now)
+                agent.call_id = None
+            else:
+                self._available(t, agent, E.WITHDRAWN, now, keep_rank=True)
         return self._finish()
 
     def request_callback(self, tenant_id: str, call_id: str) -> list[Action]:
