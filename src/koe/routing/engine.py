@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -89,6 +90,7 @@ _RING, _WRAP, _QUEUE, _PRESENCE, _ESCALATE = range(5)
 _NEVER = float("inf")
 _NO_SKILLS: Mapping[str, int] = MappingProxyType({})
 _PAUSED = frozenset({S.BREAK, S.NO_ANSWER})
+_by_rank = attrgetter("rank")
 
 
 def _text(need: Need) -> str:
@@ -1038,7 +1040,8 @@ class RoutingEngine:
         tenant_id, call_id = call.tenant_id, call.call_id
         # Delays after "now" fill the timers' ordered lanes; after a change of settings the
         # deadlines count from the entry, in the past, so they go to the heap.
-        steps = [s.after_seconds for s in cfg.escalation[call.step :]]
+        # Only the next escalation step: each step sets the one after it (_escalate).
+        steps = [s.after_seconds for s in cfg.escalation[call.step : call.step + 1]]
         call.escalate_at = start + steps[0] if steps else _NEVER
         delays: list[float] = []
         limit = cfg.max_wait_seconds
@@ -1225,7 +1228,7 @@ class RoutingEngine:
         candidates = tuple([(e.agent_id, now - e.idle_since) for e in eligible])
         calls: tuple[tuple[str, str, int, int, float], ...] = ()
         if heads:
-            heads.sort(key=lambda c: c.rank)
+            heads.sort(key=_by_rank)
             calls = tuple(
                 [
                     (c.call_id, c.queue_id, -c.rank[0], -c.rank[1], now - c.queue_entered_at)
@@ -1446,28 +1449,31 @@ class RoutingEngine:
         step = call.step
         while step < len(steps) and now >= call.queue_entered_at + steps[step].after_seconds:
             step += 1
-        call.escalate_at = (
-            call.queue_entered_at + steps[step].after_seconds if step < len(steps) else _NEVER
+        if step == call.step:
+            return
+        if step < len(steps):
+            call.escalate_at = call.queue_entered_at + steps[step].after_seconds
+            self._timers.at(call.escalate_at, _ESCALATE, t.tenant_id, call.call_id, call.epoch)
+        else:
+            call.escalate_at = _NEVER
+        waiting = call.group is not None
+        if waiting:
+            self._unwait(t, call)
+        call.step = step
+        self._set_step(call, q)
+        self._emit(
+            t.tenant_id,
+            ev.CALL_ESCALATED,
+            {
+                "call_id": call.call_id,
+                "queue_id": q.queue_id,
+                "step": step,
+                "need": _text(call.need),
+                "priority": -call.rank[1],
+            },
         )
-        if step != call.step:
-            waiting = call.group is not None
-            if waiting:
-                self._unwait(t, call)
-            call.step = step
-            self._set_step(call, q)
-            self._emit(
-                t.tenant_id,
-                ev.CALL_ESCALATED,
-                {
-                    "call_id": call.call_id,
-                    "queue_id": q.queue_id,
-                    "step": step,
-                    "need": _text(call.need),
-                    "priority": -call.rank[1],
-                },
-            )
-            if waiting:
-                self._place(t, call, now, "escalated")
+        if waiting:
+            self._place(t, call, now, "escalated")
 
     def _presence_due(self, t: _Tenant, a: AgentRecord, session: int, now: float) -> None:
         if a.session != session or self._presence is None:
