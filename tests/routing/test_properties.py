@@ -286,6 +286,38 @@ class AcdMachine(RuleBasedStateMachine):
     def callback(self, call: str) -> None:
         self.run("request_callback", call)
 
+    @rule(agent=st.sampled_from(AGENTS), seconds=st.sampled_from([5.0, 30.0]))
+    def more_wrap_up(self, agent: str, seconds: float) -> None:
+        self.run("extend_wrap_up", agent, seconds)
+
+    @rule(call=calls)
+    def hold(self, call: str) -> None:
+        self.run("hold", call)
+
+    @rule(call=calls)
+    def resume(self, call: str) -> None:
+        self.run("resume", call)
+
+    @rule(level=st.integers(1, 5), priority=st.integers(3, 7), lower=st.integers(0, 3))
+    def reconfigure(self, level: int, priority: int, lower: int) -> None:
+        old = self.configs["q0"]
+        step = EscalationStep(30, lower_levels_by=lower, raise_priority_by=1)
+        new = QueueConfig(
+            "q0",
+            need=Need.all_of({"a": level}),
+            priority=priority,
+            wrap_up_seconds=old.wrap_up_seconds,
+            ring_timeout_seconds=15,
+            max_wait_seconds=120,
+            escalation=(step,),
+        )
+        self.configs["q0"] = new
+        before = self.agents()
+        calls_before = self.live_calls()
+        out = self.engine.configure_queue(T, new)
+        self.engine.take_events()
+        self.check_offers(out, before, calls_before, self.agents(), None)
+
     @rule(seconds=st.sampled_from([1, 5, 10, 16, 31, 60]))
     def time_passes(self, seconds: int) -> None:
         self.clock.advance(timedelta(seconds=seconds))
