@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import itertools
 from bisect import bisect_left, insort
-from collections import OrderedDict
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -121,6 +121,7 @@ class _Tenant:
         "agent_intervals",
         "agents",
         "calls",
+        "decided",
         "decisions",
         "gc_at",
         "groups",
@@ -146,7 +147,9 @@ class _Tenant:
         self.gc_at = _GC_GROUPS
         self.seq = 0
         self.tickets = 0
-        self.decisions: OrderedDict[str, tuple[_Record, ...]] = OrderedDict()
+        self.decisions: dict[str, tuple[Any, ...]] = {}
+        self.decided: deque[str] = deque()
+        """Calls with decisions kept, oldest first (to forget the oldest)."""
         self.agent_intervals: dict[str, IntervalMap] = {}
 
 
@@ -825,7 +828,7 @@ class RoutingEngine:
     def explain(self, tenant_id: str, call_id: str) -> list[Decision]:
         """The routing decisions taken for a call, oldest first (kept for recent calls)."""
         t = self._tenants.get(tenant_id)
-        return [_decision(tenant_id, call_id, r) for r in t.decisions.get(call_id, ())] if t else []
+        return _decisions(tenant_id, call_id, t.decisions.get(call_id, ())) if t else []
 
     def what_if(
         self,
@@ -1225,16 +1228,16 @@ class RoutingEngine:
         self.decisions_made += 1
         if not self._history:
             return
-        candidates = tuple([(e.agent_id, now - e.idle_since) for e in eligible])
-        calls: tuple[tuple[str, str, int, int, float], ...] = ()
+        # Flat tuples of plain values: few objects, none the collector keeps tracking.
+        candidates = [x for e in eligible for x in (e.agent_id, now - e.idle_since)]
+        calls: list[Any] = []
         if heads:
             heads.sort(key=_by_rank)
-            calls = tuple(
-                [
-                    (c.call_id, c.queue_id, -c.rank[0], -c.rank[1], now - c.queue_entered_at)
-                    for c in heads[: self._explain_limit]
-                ]
-            )
+            calls = [
+                x
+                for c in heads[: self._explain_limit]
+                for x in (c.call_id, c.queue_id, -c.rank[0], -c.rank[1], now - c.queue_entered_at)
+            ]
             args: tuple[Any, ...] = (len(heads), now - call.entered_at)
         else:
             args = (now - a.idle_since,)
@@ -1250,12 +1253,13 @@ class RoutingEngine:
         trigger: str,
         outcome: str,
         agent_id: str | None,
-        eligible: tuple[tuple[str, float], ...],
+        eligible: Sequence[Any],
         truncated: bool,
-        calls: tuple[tuple[str, str, int, int, float], ...],
+        calls: Sequence[Any],
         args: tuple[Any, ...],
     ) -> None:
-        # Kept as plain tuples (the collector stops tracking them); explain() builds objects.
+        # One flat tuple of plain values per call (records one after the other): few
+        # objects, which the collector stops tracking. explain() builds the objects.
         d = (
             now,
             call.queue_id,
@@ -1263,20 +1267,26 @@ class RoutingEngine:
             _text(call.need),
             outcome,
             agent_id,
-            eligible,
             truncated,
-            calls,
             -call.rank[0],
             -call.rank[1],
-            args,
+            len(eligible),
+            len(calls),
+            len(args),
+            *eligible,
+            *calls,
+            *args,
         )
-        found = t.decisions.get(call.call_id)
+        decisions = t.decisions
+        found = decisions.get(call.call_id)
         if found is None:
-            t.decisions[call.call_id] = (d,)
-            if len(t.decisions) > self._history:
-                t.decisions.popitem(last=False)
+            decisions[call.call_id] = d
+            decided = t.decided
+            decided.append(call.call_id)
+            if len(decided) > self._history:
+                decisions.pop(decided.popleft(), None)
         else:
-            t.decisions[call.call_id] = (*found, d)
+            decisions[call.call_id] = found + d
 
     def _requeue(self, t: _Tenant, call: CallRecord, now: float, agent_id: str, why: str) -> None:
         """Back to the caller's original place after an offer that did not connect."""
@@ -1501,26 +1511,36 @@ class RoutingEngine:
         )
 
 
-_Record = tuple[
-    float,
-    str,
-    str,
-    str,
-    str,
-    str | None,
-    tuple[tuple[str, float], ...],
-    bool,
-    tuple[tuple[str, str, int, int, float], ...],
-    int,
-    int,
-    tuple[Any, ...],
-]
-"""A decision as kept: at, queue, trigger, need, outcome, agent, eligible, truncated, calls,
-queue priority, caller priority, reason arguments."""
+_HEADER = 12
+"""Decision records, kept flat: at, queue, trigger, need, outcome, agent, truncated, queue
+priority, caller priority, then the counts of eligible values (agent, idle seconds, ...),
+call values (call, queue, queue priority, caller priority, waited, ...) and reason
+arguments, then those values."""
 
 
-def _decision(tenant_id: str, call_id: str, r: _Record) -> Decision:
-    at, queue_id, trigger, need, outcome, agent_id, eligible, truncated, calls, qp, cp, args = r
+def _decisions(tenant_id: str, call_id: str, flat: tuple[Any, ...]) -> list[Decision]:
+    out = []
+    i = 0
+    while i < len(flat):
+        n_eligible, n_calls, n_args = flat[i + 9 : i + _HEADER]
+        j = i + _HEADER
+        eligible = flat[j : j + n_eligible]
+        calls = flat[j + n_eligible : j + n_eligible + n_calls]
+        args = flat[j + n_eligible + n_calls : j + n_eligible + n_calls + n_args]
+        out.append(_decision(tenant_id, call_id, flat[i : i + 9], eligible, calls, args))
+        i = j + n_eligible + n_calls + n_args
+    return out
+
+
+def _decision(
+    tenant_id: str,
+    call_id: str,
+    head: tuple[Any, ...],
+    eligible: tuple[Any, ...],
+    calls: tuple[Any, ...],
+    args: tuple[Any, ...],
+) -> Decision:
+    at, queue_id, trigger, need, outcome, agent_id, truncated, qp, cp = head
     if outcome == "queued":
         staffed, position = args
         reason = (
@@ -1541,7 +1561,7 @@ def _decision(tenant_id: str, call_id: str, r: _Record) -> Decision:
         (idle,) = args
         more = "+" if truncated else ""
         reason = (
-            f"longest idle ({idle:.0f} s) of {len(eligible)}{more} available agents "
+            f"longest idle ({idle:.0f} s) of {len(eligible) // 2}{more} available agents "
             f"eligible for {need}"
         )
     return Decision(
@@ -1553,9 +1573,9 @@ def _decision(tenant_id: str, call_id: str, r: _Record) -> Decision:
         need=need,
         outcome=outcome,
         agent_id=agent_id,
-        eligible=tuple(Candidate(a, idle) for a, idle in eligible),
+        eligible=tuple(Candidate(*eligible[i : i + 2]) for i in range(0, len(eligible), 2)),
         eligible_truncated=truncated,
-        calls=tuple(CallCandidate(*c) for c in calls),
+        calls=tuple(CallCandidate(*calls[i : i + 5]) for i in range(0, len(calls), 5)),
         reason=reason,
     )
 
