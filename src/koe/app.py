@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from koe.billing.service import BillingService
 from koe.core.clock import Clock, SystemClock
 from koe.core.events import EventBus
 from koe.core.settings import Settings
@@ -26,6 +27,7 @@ class Koe:
     tenants: TenantService
     directory: DirectoryService
     auth: AuthService
+    billing: BillingService
     extras: dict[str, object] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -49,4 +51,5 @@ def build(
         tenants=TenantService(db, clock, bus),
         directory=directory,
         auth=AuthService(db, clock, bus, settings),
+        billing=BillingService(db, clock, bus),
     )
