@@ -79,6 +79,7 @@ from koe.store.models import (
     Tenant,
     UnmatchedTransfer,
 )
+from koe.tenancy.service import row_view
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +111,6 @@ def _rate_text(rate: Decimal | None) -> str | None:
 
 def _rate(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date | datetime) else value
-
-
-def _row(row: Any) -> View:
-    return {c.key: _iso(getattr(row, c.key)) for c in row.__table__.columns}
 
 
 def _tax_breakdown(result: Totals) -> list[dict[str, Any]]:
@@ -219,7 +212,7 @@ class BillingService:
             )
             s.add(row)
             await s.flush()
-            return _row(row)
+            return row_view(row)
 
     async def set_tax_rate(self, effective_from: date, rate: Decimal) -> View:
         """Record a consumption tax rate from ``effective_from`` (R4.2, cfg)."""
@@ -231,7 +224,7 @@ class BillingService:
             )
             s.add(row)
             await s.flush()
-            return _row(row)
+            return row_view(row)
 
     async def add_quote(
         self,
@@ -258,7 +251,7 @@ class BillingService:
             )
             s.add(row)
             await s.flush()
-            return _row(row)
+            return row_view(row)
 
     async def add_one_off(
         self,
@@ -276,7 +269,7 @@ class BillingService:
             row = self._one_off(tenant_id, Item(item), amount, service_month, description)
             s.add(row)
             await s.flush()
-            return _row(row)
+            return row_view(row)
 
     def _one_off(
         self, tenant_id: str, item: Item, amount: Money, month: date, description: str
@@ -304,7 +297,7 @@ class BillingService:
             ]
             s.add_all(rows)
             await s.flush()
-            return [_row(r) for r in rows]
+            return [row_view(r) for r in rows]
 
     # ---- call charges (Tariff 3) ----
 
@@ -375,7 +368,7 @@ class BillingService:
                 )
                 s.add(charge)
                 await s.flush()
-                imported.append(_row(charge))
+                imported.append(row_view(charge))
                 if not recon["matches"]:
                     mismatches.append({"number": e164, "month": month_label(month), **recon})
         return {"imported": imported, "unknown_numbers": unknown, "mismatches": mismatches}
@@ -470,7 +463,7 @@ class BillingService:
             )
             s.add(row)
             await s.flush()
-            view = _row(row)
+            view = row_view(row)
         await self._publish("billing.outage_recorded", tenant_id, view)
         return view
 
@@ -592,30 +585,15 @@ class BillingService:
         ):
             for row in await self._rows(s, model, tenant_ids):
                 by[row.tenant_id][key].append(row)
-        for row in (
-            await s.execute(
-                select(OneOffCharge).where(
-                    OneOffCharge.tenant_id.in_(tenant_ids), OneOffCharge.invoice_id.is_(None)
-                )
-            )
-        ).scalars():
-            by[row.tenant_id]["one_offs"].append(row)
-        for row in (
-            await s.execute(
-                select(CarrierCharge).where(
-                    CarrierCharge.tenant_id.in_(tenant_ids), CarrierCharge.invoice_id.is_(None)
-                )
-            )
-        ).scalars():
-            by[row.tenant_id]["charges"].append(row)
-        for row in (
-            await s.execute(
-                select(Outage).where(
-                    Outage.tenant_id.in_(tenant_ids), Outage.waiver_yen > Outage.applied_yen
-                )
-            )
-        ).scalars():
-            by[row.tenant_id]["outages"].append(row)
+        open_rows: tuple[tuple[Any, Any, str], ...] = (
+            (OneOffCharge, OneOffCharge.invoice_id.is_(None), "one_offs"),
+            (CarrierCharge, CarrierCharge.invoice_id.is_(None), "charges"),
+            (Outage, Outage.waiver_yen > Outage.applied_yen, "outages"),
+        )
+        for model, still_open, key in open_rows:
+            stmt = select(model).where(model.tenant_id.in_(tenant_ids), still_open)
+            for row in (await s.execute(stmt)).scalars():
+                by[row.tenant_id][key].append(row)
         floor = add_months(month, -12)
         billed: dict[str, dict[tuple[str, date], int]] = defaultdict(dict)
         monthly = [i.value for i, info in ITEMS.items() if info.monthly]
@@ -1011,8 +989,8 @@ class BillingService:
             return [self._invoice_view(r, lines[r.id]) for r in rows]
 
     def _invoice_view(self, inv: Invoice, lines: Sequence[InvoiceLine]) -> View:
-        view = _row(inv)
-        view["lines"] = [_row(line) for line in sorted(lines, key=lambda x: x.position)]
+        view = row_view(inv)
+        view["lines"] = [row_view(line) for line in sorted(lines, key=lambda x: x.position)]
         return view
 
     async def invoice_pdf(self, tenant_id: str, invoice_id: str, lang: str = "ja") -> bytes:
@@ -1111,8 +1089,8 @@ class BillingService:
             flags.append("overpaid")
         payment.flags = flags
         await s.flush()
-        view = _row(payment)
-        view["allocations"] = [_row(a) for a in allocations]
+        view = row_view(payment)
+        view["allocations"] = [row_view(a) for a in allocations]
         view["settled"] = (open_total - amount + left).yen <= 0
         return view
 

@@ -54,7 +54,7 @@ from koe.store.models import (
     TenantContact,
     TenantRestriction,
 )
-from koe.tenancy.service import TenantService
+from koe.tenancy.service import TenantService, row_view
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +75,6 @@ _LICENSE_KEYS = {
     "admins": LicenseKind.ADMIN,
     "additional_users": LicenseKind.ADDITIONAL_USER,
 }
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date | datetime) else value
-
-
-def _row(row: Any, exclude: Sequence[str] = ()) -> View:
-    return {c.key: _iso(getattr(row, c.key)) for c in row.__table__.columns if c.key not in exclude}
 
 
 def _jst_midnight(day: date) -> datetime:
@@ -181,7 +173,7 @@ class ContractService:
                         created_at=self.clock.now(),
                     )
                 )
-            view = _row(app)
+            view = row_view(app)
         await self._publish("contracts.application_submitted", tenant_id, view)
         return view
 
@@ -255,7 +247,7 @@ class ContractService:
                 ),
                 related_id=app.id,
             )
-            view = _row(app)
+            view = row_view(app)
         await self._publish("contracts.accepted", tenant_id, view)
         return view
 
@@ -290,7 +282,7 @@ class ContractService:
                 ),
                 related_id=app.id,
             )
-            view = _row(app)
+            view = row_view(app)
         await self._publish("contracts.rejected", tenant_id, view)
         return view
 
@@ -367,7 +359,7 @@ class ContractService:
             )
             s.add(row)
             await s.flush()
-            view = _row(row)
+            view = row_view(row)
         await self._publish("contracts.change_requested", tenant_id, view)
         return view
 
@@ -453,7 +445,7 @@ class ContractService:
                 )
                 change.applied_at = now
             await s.flush()
-            view = _row(change)
+            view = row_view(change)
         await self.apply_due_changes()
         await self._publish("contracts.change_accepted", tenant_id, view)
         return view
@@ -513,7 +505,7 @@ class ContractService:
                 (f"変更申請を承諾できません。理由: {ja}", f"Change request refused: {en}"),
                 related_id=change.id,
             )
-            view = _row(change)
+            view = row_view(change)
         return view
 
     async def apply_due_changes(self) -> int:
@@ -852,7 +844,7 @@ class ContractService:
                     self._one_off(tenant_id, "transcription_setup", TRANSCRIPTION_SETUP_YEN, start)
                 )
             await s.flush()
-            view = _row(row)
+            view = row_view(row)
         await self._publish("addons.changed", tenant_id, view)
         return view
 
@@ -1029,7 +1021,7 @@ class ContractService:
             )
             s.add(row)
             await s.flush()
-            view = _row(row)
+            view = row_view(row)
             tenants = [
                 t.id
                 for t in (
@@ -1064,7 +1056,7 @@ class ContractService:
                     .order_by(Notice.sent_at, Notice.id)
                 )
             ).scalars()
-            return [_row(r) for r in rows]
+            return [row_view(r) for r in rows]
 
     async def _store_notice(
         self,
