@@ -136,6 +136,21 @@ async def test_rerun_changes_nothing_and_a_late_addition_goes_on_the_next_invoic
     assert (await koe.billing.run_month(DEC)).invoices == 0
 
 
+async def test_a_tenant_entered_after_its_first_months_run_is_billed_for_it_next(
+    koe: Koe, clock: FrozenClock
+) -> None:
+    await issuer(koe)
+    await active_tenant(koe, "early")
+    await koe.billing.run_month(NOV)
+    late = await active_tenant(koe, "late", start=NOV)  # accepted after November's run
+    clock.set(datetime(2026, 12, 1, 1, 0, tzinfo=UTC))
+    await koe.billing.run_month(DEC)
+    (dec,) = await koe.billing.invoices(late, DEC)
+    months = sorted({x["service_month"] for x in dec["lines"]})
+    assert months == ["2026-11-01", "2026-12-01"]
+    assert dec["subtotal_yen"] == 120_000  # November and December, 60,000 each
+
+
 async def test_correction_is_a_credit_note_and_a_new_invoice_never_an_edit(koe: Koe) -> None:
     await issuer(koe)
     t = await active_tenant(koe, "acme")

@@ -630,6 +630,30 @@ class BillingService:
             )
         ).all():
             issued[tenant_id].append((inv_month, created))
+        run_months = set(
+            (
+                await s.execute(
+                    select(BillingRun.month).where(
+                        BillingRun.month >= floor,
+                        BillingRun.month < month,
+                        BillingRun.finished_at.is_not(None),
+                    )
+                )
+            ).scalars()
+        )
+        invoiced = {
+            (tenant_id, m)
+            for tenant_id, m in (
+                await s.execute(
+                    select(Invoice.tenant_id, Invoice.month).where(
+                        Invoice.tenant_id.in_(tenant_ids),
+                        Invoice.kind == "invoice",
+                        Invoice.month >= floor,
+                        Invoice.month < month,
+                    )
+                )
+            ).all()
+        }
         records: dict[str, TenantRecords] = {}
         for tenant_id, tenant in tenants.items():
             rows = by[tenant_id]
@@ -639,6 +663,8 @@ class BillingService:
             latest = max(changed) if changed else None
             stale = sorted(
                 {m for m, created in issued[tenant_id] if latest is not None and latest > created}
+                # months whose run went out before this tenant's contract was entered
+                | {m for m in run_months if (tenant_id, m) not in invoiced}
             )
             records[tenant_id] = TenantRecords(
                 service_start=tenant.service_start_date,
