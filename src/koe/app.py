@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from koe.billing.service import BillingService
+from koe.contracts.service import ContractService
 from koe.core.clock import Clock, SystemClock
 from koe.core.events import EventBus
 from koe.core.settings import Settings
@@ -26,6 +28,8 @@ class Koe:
     tenants: TenantService
     directory: DirectoryService
     auth: AuthService
+    billing: BillingService
+    contracts: ContractService
     extras: dict[str, object] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -41,12 +45,17 @@ def build(
     db = Database(database_url or settings.resolved_database_url())
     bus = EventBus()
     directory = DirectoryService(db, clock, bus)
+    tenants = TenantService(db, clock, bus)
+    contracts = ContractService(db, clock, bus, tenants)
+    bus.subscribe(contracts.on_event)  # paying lifts an Art. 16-2 suspension
     return Koe(
         settings=settings,
         clock=clock,
         db=db,
         bus=bus,
-        tenants=TenantService(db, clock, bus),
+        tenants=tenants,
         directory=directory,
         auth=AuthService(db, clock, bus, settings),
+        billing=BillingService(db, clock, bus),
+        contracts=contracts,
     )

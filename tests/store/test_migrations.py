@@ -17,7 +17,7 @@ def test_migrated_schema_matches_models(database_url: str) -> None:
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == []
-        assert current(database_url) == "0001"
+        assert current(database_url) == "0002"
     finally:
         engine.dispose()
 
