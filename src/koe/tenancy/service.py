@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -202,6 +203,15 @@ class DirectoryService:
             await s.delete(row)
             await self._flush(s)
         await self._publish(f"{resource}.deleted", tenant_id, {"id": object_id})
+
+    @asynccontextmanager
+    async def batch(self, tenant_id: str) -> AsyncIterator[Batch]:
+        """Several changes to ``tenant_id`` in one transaction: all or none; events after it."""
+        async with self.db.transaction() as s:
+            await self._lock_tenant(s, tenant_id)
+            batch = Batch(self, s, tenant_id)
+            yield batch
+        await batch.publish()
 
     # ---- helpers ----
 
@@ -628,6 +638,69 @@ class DirectoryService:
         await self._update_plain(s, tenant_id, row, data)
 
 
+class Batch:
+    """Changes to one tenant's directory that commit together (``DirectoryService.batch``)."""
+
+    def __init__(self, directory: DirectoryService, session: AsyncSession, tenant_id: str) -> None:
+        self.directory = directory
+        self.session = session
+        self.tenant_id = tenant_id
+        self._events: list[tuple[str, View]] = []
+
+    async def create(self, resource: str, data: Mapping[str, Any]) -> View:
+        """Create an object like ``DirectoryService.create``, inside this batch's transaction."""
+        d, s = self.directory, self.session
+        row = await d._creators()[resource](s, self.tenant_id, dict(data))
+        await d._flush(s)
+        view = await d._view(s, self.tenant_id, resource, row)
+        self._events.append((f"{resource}.created", view))
+        return view
+
+    async def rows(self, resource: str) -> list[View]:
+        """Every ``resource`` object of the tenant (plain columns), as this batch sees them."""
+        repo = REPOS[resource]
+        result = await self.session.execute(repo.scoped(self.tenant_id))
+        return [row_view(r) for r in result.scalars().all()]
+
+    async def holdings(self) -> Holdings:
+        """License quantities in force today."""
+        return await self.directory.holdings(self.session, self.tenant_id)
+
+    async def named_users(self) -> int:
+        """Active users that need a user license."""
+        return await self.directory.named_users(self.session, self.tenant_id)
+
+    async def publish(self) -> None:
+        """Publish the events of the committed changes (called after the commit)."""
+        for kind, view in self._events:
+            await self.directory._publish(kind, self.tenant_id, view)
+        self._events.clear()
+
+
+def check_lengths(model: type[Any], values: Mapping[str, Any]) -> None:
+    """Refuse text longer than its column (PostgreSQL would fail, SQLite would store it)."""
+    errors: list[FieldError] = []
+    for name, value in values.items():
+        column = model.__table__.c.get(name)
+        if column is None or not isinstance(column.type, String) or not isinstance(value, str):
+            continue
+        limit = column.type.length
+        if limit is not None and len(value) > limit:
+            errors.append(
+                FieldError(
+                    name,
+                    "too_long",
+                    f"{limit}文字以内にしてください({len(value)}文字)。",
+                    f"At most {limit} characters ({len(value)} given).",
+                )
+            )
+    if errors:
+        names = ", ".join(e.field for e in errors)
+        raise ValidationFailed(
+            "too_long", f"長すぎる項目があります: {names}", f"Too long: {names}", errors
+        )
+
+
 class TenantService:
     """The operator's side: tenants, their licenses and add-ons."""
 
@@ -637,9 +710,18 @@ class TenantService:
         self.bus = bus
 
     async def create(
-        self, data: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]] = ()
+        self,
+        data: Mapping[str, Any],
+        contacts: Sequence[Mapping[str, Any]] = (),
+        *,
+        licenses: Mapping[LicenseKind, int] | None = None,
+        setup: Callable[[Batch], Awaitable[None]] | None = None,
     ) -> View:
-        """Register a tenant with its R3.1 details and contacts."""
+        """Register a tenant with its R3.1 details, contacts and requested licenses.
+
+        ``setup`` fills the new tenant's directory in the same transaction, so a failure
+        anywhere leaves nothing behind (the standard initial setup uses it).
+        """
         values = dict(data)
         if not _CODE.match(values["code"]):
             raise _field_error(
@@ -651,16 +733,48 @@ class TenantService:
         for field in ("phone", "fax"):
             if values.get(field):
                 values[field] = to_e164(values[field])
+        check_lengths(Tenant, values)
+        contact_rows = []
+        for contact in contacts:
+            contact_values = dict(contact)
+            if contact_values.get("phone"):
+                contact_values["phone"] = to_e164(contact_values["phone"])
+            check_lengths(TenantContact, contact_values)
+            contact_rows.append(contact_values)
+        for kind, quantity in (licenses or {}).items():
+            if quantity < 0:
+                raise _field_error(
+                    kind.value, "invalid_quantity", "数量は0以上です。", "Quantity must be >= 0."
+                )
+        today = jst_today(self.clock)
+        batch: Batch | None = None
         async with self.db.transaction() as s:
             if (await s.execute(select(Tenant).where(Tenant.code == values["code"]))).first():
                 raise _duplicate("code", values["code"])
             tenant = Tenant(created_at=self.clock.now(), **values)
             s.add(tenant)
             await s.flush()
-            for contact in contacts:
-                s.add(TenantContact(tenant_id=tenant.id, **contact))
+            for contact_values in contact_rows:
+                s.add(TenantContact(tenant_id=tenant.id, **contact_values))
+            for kind, quantity in (licenses or {}).items():
+                if quantity:
+                    s.add(
+                        LicenseHolding(
+                            tenant_id=tenant.id,
+                            kind=LicenseKind(kind),
+                            quantity=quantity,
+                            effective_from=today,
+                            created_at=self.clock.now(),
+                        )
+                    )
+            await s.flush()
+            if setup is not None:
+                batch = Batch(DirectoryService(self.db, self.clock, self.bus), s, tenant.id)
+                await setup(batch)
             view = row_view(tenant)
         await self.bus.publish(Event("tenant.created", tenant.id, self.clock.now(), view))
+        if batch is not None:
+            await batch.publish()
         return view
 
     async def list(
