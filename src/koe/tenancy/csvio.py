@@ -84,11 +84,8 @@ _EXTENSION = re.compile(r"^[0-9]{2,8}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _PRIVATE_USE = re.compile(r"[\ue000-\uf8ff]")
-_SKILL_SEPARATORS = re.compile(r"[;|、]")
+_SKILL_SEPARATORS = re.compile(r"[;|、；｜]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_UTF8_SEQUENCE = re.compile(
-    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
-)
 _LIMITS = {"login": 100, "display_name": 100, "email": 254}
 
 
@@ -108,10 +105,16 @@ def _line_of(data: bytes, offset: int) -> int:
 
 
 def _looks_like_utf8(data: bytes) -> bool:
-    """Most non-ASCII bytes form valid UTF-8 sequences (a UTF-8 file with a broken byte)."""
-    non_ascii = sum(1 for b in data if b >= 0x80)
-    covered = sum(len(m) for m in _UTF8_SEQUENCE.findall(data))
-    return non_ascii > 0 and covered >= 0.9 * non_ascii
+    """More valid multibyte UTF-8 characters than broken spans: UTF-8 with damage, not cp932.
+
+    Japanese text in cp932 breaks UTF-8 at nearly every full-width character (their lead
+    bytes are UTF-8 continuation bytes), so it has at least as many broken spans as
+    characters that happen to read as UTF-8.
+    """
+    text = data.decode("utf-8", errors="replace")
+    broken = text.count("\ufffd")
+    valid = sum(1 for c in text if ord(c) >= 0x80) - broken
+    return valid > broken
 
 
 def _undecodable(data: bytes, offset: int, encoding: str) -> ValidationFailed:
@@ -317,11 +320,11 @@ def parse_rows(text: str, problems: Problems) -> Iterator[Row]:
             yield Row(first, values)
     except csv.Error as err:
         problems.add(
-            reader.line_num,
+            line + 1,
             "",
             "csv_syntax",
-            f"CSVの形式が不正です: {err}",
-            f"Malformed CSV: {err}",
+            f"この行から始まる項目の形式が不正です(引用符の閉じ忘れなど): {err}",
+            f"Malformed record starting on this line (an unclosed quote?): {err}",
         )
 
 
@@ -349,9 +352,10 @@ def _skills(row: Row, problems: Problems) -> list[tuple[str, int]]:
     for part in (p.strip() for p in _SKILL_SEPARATORS.split(cell)):
         if not part:
             continue
-        name, sep, level_text = unicodedata.normalize("NFKC", part).rpartition(":")
+        # Only the level and the colon are normalised: skill names stay as the tenant wrote them.
+        name, sep, level_text = part.replace("：", ":").rpartition(":")
         name = name.strip()
-        level_text = level_text.strip()
+        level_text = unicodedata.normalize("NFKC", level_text).strip()
         if not sep or not name or not level_text.isdigit() or not 1 <= int(level_text) <= 10:
             problems.add(
                 row.line,
@@ -635,7 +639,9 @@ def agent_records(agents: Sequence[View], skills: Mapping[str, str]) -> list[lis
             "extension": agent["extension"],
             "email": agent.get("email") or "",
             "role": agent["role"],
-            "skills": ";".join(f"{skills[k['skill_id']]}:{k['level']}" for k in agent["skills"]),
+            "skills": ";".join(
+                sorted(f"{skills[k['skill_id']]}:{k['level']}" for k in agent["skills"])
+            ),
         }
         records.append([_guard_formula(str(cells[c])) for c in EXPORT_COLUMNS])
     return records
