@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import String, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import String
 
 from koe.core.clock import Clock, jst_today
 from koe.core.domain import TENANT_ROLES, AddOn, ContractStatus, LicenseKind, Role
