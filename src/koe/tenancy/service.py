@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
@@ -33,6 +33,7 @@ from koe.store.models import (
     AddOnSubscription,
     Agent,
     AgentSkill,
+    AuthSession,
     BusinessHours,
     CallFlow,
     IvrMenu,
@@ -109,7 +110,7 @@ REPOS: dict[str, TenantRepository[Any]] = {
 
 RESOURCES: dict[str, Resource] = {
     "users": Resource("users", REPOS["users"], ("role", "active"), "login", "login"),
-    "agents": Resource("agents", REPOS["agents"], (), "display_name", "extension"),
+    "agents": Resource("agents", REPOS["agents"], ("extension",), "display_name", "extension"),
     "skills": Resource("skills", REPOS["skills"], (), "name", "name"),
     "queues": Resource("queues", REPOS["queues"], (), "name", "name"),
     "numbers": Resource("numbers", REPOS["numbers"], ("flow_id",), "e164", "e164"),
@@ -118,6 +119,16 @@ RESOURCES: dict[str, Resource] = {
     "hours": Resource("hours", REPOS["hours"], (), "name", "name"),
     "contacts": Resource("contacts", REPOS["contacts"], ("kind",), "name", "kind"),
 }
+
+# Read-only to the directory API: the operator records them through TenantService.
+HOLDINGS: dict[str, Resource] = {
+    "licenses": Resource("licenses", REPOS["licenses"], ("kind",), None, "effective_from"),
+    "addons": Resource("addons", REPOS["addons"], ("addon",), None, "starts_on"),
+}
+
+
+def _spec(resource: str) -> Resource:
+    return RESOURCES.get(resource) or HOLDINGS[resource]
 
 
 class DirectoryService:
@@ -141,7 +152,7 @@ class DirectoryService:
         limit: int = 50,
     ) -> tuple[list[View], int]:
         """A page of ``resource`` objects of ``tenant_id`` and the total that matched."""
-        spec = RESOURCES[resource]
+        spec = _spec(resource)
         unknown = set(filters or {}) - set(spec.filters)
         if unknown:
             raise _field_error(
@@ -166,7 +177,7 @@ class DirectoryService:
     async def get(self, tenant_id: str, resource: str, object_id: str) -> View:
         """One object of ``tenant_id``."""
         async with self.db.transaction() as s:
-            row = await RESOURCES[resource].repo.get(s, tenant_id, object_id)
+            row = await _spec(resource).repo.get(s, tenant_id, object_id)
             return await self._view(s, tenant_id, resource, row)
 
     async def create(self, tenant_id: str, resource: str, data: Mapping[str, Any]) -> View:
@@ -392,6 +403,12 @@ class DirectoryService:
     ) -> None:
         if "password" in data:
             row.password_hash = hash_password(data.pop("password"))
+            # A password set by an admin ends the user's sessions everywhere.
+            await s.execute(
+                update(AuthSession)
+                .where(AuthSession.user_id == row.id, AuthSession.revoked_at.is_(None))
+                .values(revoked_at=self.clock.now(), revoked_reason="password_changed")
+            )
         if "role" in data:
             data["role"] = Role(data["role"])
             if data["role"] not in TENANT_ROLES:
@@ -921,3 +938,34 @@ class TenantService:
             view = row_view(row)
         await self.bus.publish(Event("addons.changed", tenant_id, self.clock.now(), view))
         return view
+
+    async def delete(self, tenant_id: str) -> None:
+        """Remove a tenant that is not in service, with everything it owns."""
+        async with self.db.transaction() as s:
+            tenant = await s.get(Tenant, tenant_id)
+            if tenant is None:
+                raise not_found("テナント", "Tenant")
+            if tenant.status is ContractStatus.ACTIVE:
+                raise Conflict(
+                    "tenant_active",
+                    "利用中のテナントは削除できません。先に契約を終了してください。",
+                    "An active tenant cannot be deleted; end its contract first.",
+                )
+            await s.delete(tenant)
+        await self.bus.publish(Event("tenant.deleted", tenant_id, self.clock.now(), {}))
+
+    async def license_usage(self, tenant_id: str) -> View:
+        """Licenses in force today and the named users counted against them (R2.1)."""
+        directory = DirectoryService(self.db, self.clock, self.bus)
+        async with self.db.transaction() as s:
+            if await s.get(Tenant, tenant_id) is None:
+                raise not_found("テナント", "Tenant")
+            holdings = await directory.holdings(s, tenant_id)
+            return {
+                "line": holdings.line,
+                "seat": holdings.seat,
+                "admin": holdings.admin,
+                "additional_user": holdings.additional_user,
+                "named_users_allowed": holdings.named_users,
+                "named_users_in_use": await directory.named_users(s, tenant_id),
+            }
