@@ -365,7 +365,7 @@ def tenant_show(
         table(
             ["field", "value"],
             [
-                [k, v]
+                [k, to_domestic(v) if k in ("phone", "fax") else v]
                 for k, v in tenant.items()
                 if k not in ("id", "settings") and v not in (None, "")
             ],

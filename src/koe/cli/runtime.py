@@ -151,8 +151,10 @@ def head_revision(url: str) -> str | None:
 
 def require_migrated(url: str) -> None:
     """Refuse to work on a database that is missing or not at the newest migration."""
+    parsed = make_url(url)
+    sqlite_file = parsed.database if parsed.drivername.startswith("sqlite") else None
     try:
-        at = current(url)
+        at = None if sqlite_file and not Path(sqlite_file).exists() else current(url)
     except (OperationalError, DBAPIError) as err:
         raise _database_error(err, url) from err
     if at != head_revision(url):

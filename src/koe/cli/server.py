@@ -78,7 +78,8 @@ def migrate_database(url: str) -> None:
     """Bring the database up to the newest migration, reporting connection problems clearly."""
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # The data directory holds password hashes and keys: private to the service's user.
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         upgrade(url)
     except (OperationalError, DBAPIError) as err:
@@ -248,7 +249,8 @@ def serve_forever(wired: Wiring, settings: Settings, tls: TlsFiles | None) -> No
                 lifespan="on",
             )
             server = _Server(config)
-            await server.serve()
+            with contextlib.suppress(SystemExit):  # uvicorn exits when it cannot bind
+                await server.serve()
             if not server.started:
                 raise CliError(
                     "serve_failed",
