@@ -65,7 +65,9 @@ async def test_standard_setup_creates_exactly_the_package(koe: Koe) -> None:
     assert sorted(f["name"] for f in flows) == sorted([MAIN_FLOW, DIRECT_FLOW])
     by_name = {f["name"]: f for f in flows}
     main_nodes = by_name[MAIN_FLOW]["document"]["nodes"]
-    assert main_nodes["menu"]["ivr"] == ivrs[0]["id"]
+    assert main_nodes["open"] == {"type": "ivr_menu", "ivr": ivrs[0]["id"], "next": "voicemail"}
+    direct = by_name[DIRECT_FLOW]["document"]["nodes"]["open"]
+    assert direct["queue"] == next(q["id"] for q in queues if q["name"] == "サポート")
     hours = await _all(koe, tid, "hours")
     assert main_nodes["hours"]["calendar"] == hours[0]["id"]
 

@@ -11,7 +11,14 @@ import typer
 
 from koe.cli.runtime import CliError, Services, run, say, state, table
 from koe.core.clock import jst_today
-from koe.core.domain import AddOn, ContractStatus, LicenseKind, Role
+from koe.core.domain import (
+    OPERATOR_ROLES,
+    TENANT_ROLES,
+    AddOn,
+    ContractStatus,
+    LicenseKind,
+    Role,
+)
 from koe.core.phone import to_domestic
 from koe.tenancy.standard import (
     ADMINS,
@@ -35,26 +42,22 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="Tenant code.")]
 
 
-class Status(StrEnum):
-    """Contract status a tenant is created in."""
-
-    APPLIED = "applied"
-    ACTIVE = "active"
-
-
-class TenantRole(StrEnum):
-    """Roles of tenant users."""
-
-    TENANT_ADMIN = "tenant_admin"
-    SUPERVISOR = "supervisor"
-    AGENT = "agent"
+def _choice(value: str, allowed: tuple[StrEnum, ...], option: str) -> str:
+    """``value`` if it is one of ``allowed``, else a usage error listing them."""
+    names = [a.value for a in allowed]
+    if value not in names:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(names)}", param_hint=option)
+    return value
 
 
-class OperatorRole(StrEnum):
-    """Roles of operator staff."""
-
-    OPERATOR_ADMIN = "operator_admin"
-    OPERATOR_STAFF = "operator_staff"
+def _one_time_password(lang: str, given: str | None, secret: str) -> None:
+    """Print a generated password once (never one the operator typed)."""
+    if given is None:
+        say(
+            lang,
+            f"パスワード(この一度だけ表示): {secret}",
+            f"Password (shown only this once): {secret}",
+        )
 
 
 def _opt(help_text: str) -> Any:
@@ -160,8 +163,8 @@ def tenant_create(
         int, _opt("Transcription plan units of 1,000 minutes a month.")
     ] = 1,
     status: Annotated[
-        Status, _opt("Contract status (active starts service this month).")
-    ] = Status.APPLIED,
+        str, _opt("Contract status: applied, or active (service starts this month).")
+    ] = "applied",
     standard: Annotated[
         bool,
         typer.Option(
@@ -200,7 +203,9 @@ def tenant_create(
         "billing_name": billing_name,
         "billing_postal_code": billing_postal_code,
         "billing_address": billing_address,
-        "status": ContractStatus(status.value),
+        "status": ContractStatus(
+            _choice(status, (ContractStatus.APPLIED, ContractStatus.ACTIVE), "--status")
+        ),
     }
     data = {k: v for k, v in data.items() if v is not None}
     contacts = [
@@ -240,7 +245,7 @@ def tenant_create(
         )
 
     async def work(koe: Services) -> tuple[dict[str, Any], StandardResult | None]:
-        if status is Status.ACTIVE:
+        if status == ContractStatus.ACTIVE:
             today = jst_today(koe.clock)
             data["service_start_date"] = date(today.year, today.month, 1)
         result: StandardResult | None = None
@@ -429,7 +434,7 @@ def user_add(
     tenant: TenantOption,
     login: Annotated[str, typer.Option(help="Login name (unique in the tenant).")],
     name: Annotated[str, typer.Option(help="Display name.")],
-    role: Annotated[TenantRole, typer.Option(help="Role.")] = TenantRole.AGENT,
+    role: Annotated[str, typer.Option(help="tenant_admin, supervisor or agent.")] = "agent",
     email: Annotated[str | None, typer.Option(help="Email address.")] = None,
     password: Annotated[
         str | None, typer.Option(help="Password (default: generated and printed once).")
@@ -449,7 +454,7 @@ def user_add(
     data: dict[str, Any] = {
         "login": login,
         "email": email,
-        "role": Role(role.value),
+        "role": Role(_choice(role, TENANT_ROLES, "--role")),
         "password": secret,
         "language": language,
     }
@@ -490,12 +495,7 @@ def user_add(
         f"ユーザー {view['login']}({view['role']})を追加しました。",
         f"Added user {view['login']} ({view['role']}).",
     )
-    if password is None:
-        say(
-            st.lang,
-            f"パスワード(この一度だけ表示): {secret}",
-            f"Password (shown only this once): {secret}",
-        )
+    _one_time_password(st.lang, password, secret)
 
 
 @user_app.command("password")
@@ -523,12 +523,7 @@ def user_password(
 
     run(st, st.settings(), work)
     say(st.lang, f"{login} のパスワードを設定しました。", f"Password of {login} set.")
-    if password is None:
-        say(
-            st.lang,
-            f"パスワード(この一度だけ表示): {secret}",
-            f"Password (shown only this once): {secret}",
-        )
+    _one_time_password(st.lang, password, secret)
 
 
 @operator_app.command("add")
@@ -536,7 +531,7 @@ def operator_add(
     ctx: typer.Context,
     login: Annotated[str, typer.Option(help="Login name of the operator staff member.")],
     name: Annotated[str, typer.Option(help="Name.")],
-    role: Annotated[OperatorRole, typer.Option(help="Role.")] = OperatorRole.OPERATOR_ADMIN,
+    role: Annotated[str, typer.Option(help="operator_admin or operator_staff.")] = "operator_admin",
     email: Annotated[str | None, typer.Option(help="Email address.")] = None,
     password: Annotated[
         str | None, typer.Option(help="Password (default: generated and printed once).")
@@ -545,9 +540,10 @@ def operator_add(
     """Add an operator staff account (logs in without a tenant code)."""
     st = state(ctx)
     secret = password or new_password()
+    _choice(role, OPERATOR_ROLES, "--role")
 
     async def work(koe: Services) -> dict[str, Any]:
-        return await koe.auth.add_operator_user(login, name, secret, Role(role.value), email)
+        return await koe.auth.add_operator_user(login, name, secret, Role(role), email)
 
     view = run(st, st.settings(), work)
     say(
@@ -555,9 +551,4 @@ def operator_add(
         f"運営スタッフ {view['login']}({view['role']})を追加しました。",
         f"Added operator staff {view['login']} ({view['role']}).",
     )
-    if password is None:
-        say(
-            st.lang,
-            f"パスワード(この一度だけ表示): {secret}",
-            f"Password (shown only this once): {secret}",
-        )
+    _one_time_password(st.lang, password, secret)

@@ -200,6 +200,18 @@ def wiring(st: CliState) -> Wiring:
 # ---- output ----
 
 
+def write_file(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write ``path`` atomically, created with ``mode`` (secrets never readable by others)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    tmp.replace(path)
+
+
 def width(text: str) -> int:
     """Columns ``text`` takes in a terminal (full-width characters take two)."""
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import ipaddress
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -29,6 +28,7 @@ from koe.cli.runtime import (
     state,
     table,
     wiring,
+    write_file,
 )
 from koe.cli.tls import TlsFiles, ensure_certificates
 from koe.core.clock import jst_today
@@ -115,12 +115,7 @@ def _demo_path(settings: Settings) -> Path:
 def _store_demo(path: Path, logins: list[DemoLogin]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps({"logins": [asdict(x) for x in logins]}, ensure_ascii=False, indent=2)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data.encode("utf-8"))
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
+    write_file(path, data.encode("utf-8"))
 
 
 def load_demo(settings: Settings) -> list[DemoLogin]:

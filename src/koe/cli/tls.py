@@ -10,7 +10,6 @@ are written with mode 0600. A certificate configured in the settings is used as 
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import socket
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from koe.cli.runtime import write_file
 from koe.core.errors import KoeError
 from koe.core.settings import Settings
 
@@ -75,23 +75,26 @@ def server_names(settings: Settings) -> list[Name]:
     return result
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``path`` atomically, created with ``mode`` (keys never world-readable)."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
-    tmp.replace(path)
-
-
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
+    )
+
+
+def _key_usage(*, signs_certificates: bool) -> x509.KeyUsage:
+    """A CA signs certificates; a server signs its TLS handshakes."""
+    return x509.KeyUsage(
+        digital_signature=not signs_certificates,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=signs_certificates,
+        crl_sign=signs_certificates,
+        encipher_only=False,
+        decipher_only=False,
     )
 
 
@@ -113,20 +116,7 @@ def _new_ca(now: datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=CA_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(signs_certificates=True), critical=True)
         .add_extension(ski, critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -149,20 +139,7 @@ def _new_server(
         .not_valid_after(min(now + timedelta(days=SERVER_DAYS), ca.not_valid_after_utc))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(signs_certificates=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
@@ -242,14 +219,14 @@ def _ensure_local(
     ca_pair = _load_pair(ca_cert_path, ca_key_path)
     if ca_pair is None or not _fresh(ca_pair[0], now):
         ca_pair = _new_ca(now)
-        _write(ca_key_path, _key_pem(ca_pair[1]), 0o600)
-        _write(ca_cert_path, ca_pair[0].public_bytes(serialization.Encoding.PEM), 0o644)
+        write_file(ca_key_path, _key_pem(ca_pair[1]), 0o600)
+        write_file(ca_cert_path, ca_pair[0].public_bytes(serialization.Encoding.PEM), 0o644)
         created = True
     ca, ca_key = ca_pair
     server = _load_pair(cert_path, key_path)
     if server is None or not _server_ok(server[0], ca, names, now):
         cert, key = _new_server(ca, ca_key, names, now)
-        _write(key_path, _key_pem(key), 0o600)
-        _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        write_file(key_path, _key_pem(key), 0o600)
+        write_file(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
         created = True
     return TlsFiles(cert_path, key_path, ca_cert_path, created)

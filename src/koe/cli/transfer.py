@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from koe.cli.runtime import CliError, Services, run, say, state, table
+from koe.cli.runtime import CliError, Services, run, say, state, table, write_file
 from koe.tenancy.csvio import COLUMNS, ImportResult, export_agents, import_agents
 
 import_app = typer.Typer(
@@ -45,15 +44,6 @@ def _read(path: Path) -> bytes:
             f"ファイル {path} を読めません: {err.strerror}",
             f"Cannot read {path}: {err.strerror}",
         ) from err
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, text.encode("utf-8"))
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
 
 
 @import_app.command("agents")
@@ -116,7 +106,7 @@ def import_agents_command(
         return
     listing = table(["login", "password"], result.passwords)
     if passwords_out is not None:
-        _write_private(passwords_out, listing + "\n")
+        write_file(passwords_out, (listing + "\n").encode("utf-8"))
         say(
             st.lang,
             f"生成したパスワードを {passwords_out} に書き出しました(mode 0600)。",

@@ -123,37 +123,18 @@ class StandardResult:
     numbers: list[View] = field(default_factory=list)
 
 
-def _main_flow(hours_id: str, ivr_id: str) -> dict[str, Any]:
-    """Business hours → IVR → queues; closed → announcement → voicemail."""
+def _flow(hours_id: str, open_node: dict[str, Any]) -> dict[str, Any]:
+    """Business hours → ``open_node``; closed, or when that gives up → voicemail."""
     return {
         "start": "hours",
         "nodes": {
             "hours": {
                 "type": "business_hours",
                 "calendar": hours_id,
-                "open": "menu",
+                "open": "open",
                 "closed": "closed",
             },
-            "menu": {"type": "ivr_menu", "ivr": ivr_id, "next": "voicemail"},
-            "closed": {"type": "play", "prompt": _CLOSED_PROMPT, "next": "voicemail"},
-            "voicemail": {"type": "voicemail", "next": "end"},
-            "end": {"type": "hangup"},
-        },
-    }
-
-
-def _direct_flow(hours_id: str, queue_id: str) -> dict[str, Any]:
-    """A direct line: business hours → one queue; closed or overflow → voicemail."""
-    return {
-        "start": "hours",
-        "nodes": {
-            "hours": {
-                "type": "business_hours",
-                "calendar": hours_id,
-                "open": "queue",
-                "closed": "closed",
-            },
-            "queue": {"type": "queue", "queue": queue_id, "next": "voicemail"},
+            "open": open_node | {"next": "voicemail"},
             "closed": {"type": "play", "prompt": _CLOSED_PROMPT, "next": "voicemail"},
             "voicemail": {"type": "voicemail", "next": "end"},
             "end": {"type": "hangup"},
@@ -236,8 +217,8 @@ async def _fill(batch: Batch, setup: StandardSetup, company: str, result: Standa
     result.ivrs.append(ivr)
     direct_queue = queue_ids[1] if len(queue_ids) > 1 else queue_ids[0]
     for name, document in (
-        (MAIN_FLOW, _main_flow(hours["id"], ivr["id"])),
-        (DIRECT_FLOW, _direct_flow(hours["id"], direct_queue)),
+        (MAIN_FLOW, _flow(hours["id"], {"type": "ivr_menu", "ivr": ivr["id"]})),
+        (DIRECT_FLOW, _flow(hours["id"], {"type": "queue", "queue": direct_queue})),
     ):
         result.flows.append(await batch.create("flows", {"name": name, "document": document}))
     for i, number in enumerate(setup.numbers):
