@@ -97,7 +97,8 @@ async def test_cp932_file_with_one_bad_row_imports_nothing_then_all(koe: Koe) ->
 @pytest.mark.parametrize("bom", [True, False])
 async def test_utf8_with_or_without_bom(koe: Koe, bom: bool) -> None:
     tid = await _tenant(koe)
-    text = _office_rows(3) + "u4,🎧 絵文字さん,2004,,supervisor,\r\n"
+    sql = "x';DROP--,\"Robert'); DELETE FROM agents; --\",2005,,,\r\n"
+    text = _office_rows(3) + "u4,🎧 絵文字さん,2004,,supervisor,\r\n" + sql
     data = (codecs.BOM_UTF8 if bom else b"") + text.encode("utf-8")
     result = await import_agents(koe.directory, tid, data)
     assert result.encoding == ("utf-8-sig" if bom else "utf-8")
@@ -105,6 +106,9 @@ async def test_utf8_with_or_without_bom(koe: Koe, bom: bool) -> None:
     assert agents["u4"]["display_name"] == "🎧 絵文字さん"
     assert agents["u4"]["role"] == "supervisor"
     assert agents["user001"]["display_name"] == "㈱髙橋商事 ﾀﾅｶ ﾀﾛｳ1号①～"
+    quoted = agents["x';DROP--"]  # SQL metacharacters are just text
+    assert quoted["display_name"] == "Robert'); DELETE FROM agents; --"
+    assert len(agents) == 5
 
 
 @pytest.mark.parametrize(

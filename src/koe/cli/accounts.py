@@ -40,6 +40,10 @@ operator_app = typer.Typer(help="Operator staff accounts.", no_args_is_help=True
 CONTACT_KINDS = ("contract", "technical", "emergency", "billing")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="Tenant code.")]
+EmailOption = Annotated[str | None, typer.Option(help="Email address.")]
+PasswordOption = Annotated[
+    str | None, typer.Option(help="Password (default: generated and printed once).")
+]
 
 
 def _choice(value: str, allowed: tuple[StrEnum, ...], option: str) -> str:
@@ -435,10 +439,8 @@ def user_add(
     login: Annotated[str, typer.Option(help="Login name (unique in the tenant).")],
     name: Annotated[str, typer.Option(help="Display name.")],
     role: Annotated[str, typer.Option(help="tenant_admin, supervisor or agent.")] = "agent",
-    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
-    password: Annotated[
-        str | None, typer.Option(help="Password (default: generated and printed once).")
-    ] = None,
+    email: EmailOption = None,
+    password: PasswordOption = None,
     extension: Annotated[
         str | None, typer.Option(help="Extension: makes the user an agent (agent/supervisor).")
     ] = None,
@@ -503,9 +505,7 @@ def user_password(
     ctx: typer.Context,
     tenant: TenantOption,
     login: Annotated[str, typer.Option(help="Login name.")],
-    password: Annotated[
-        str | None, typer.Option(help="New password (default: generated and printed once).")
-    ] = None,
+    password: PasswordOption = None,
 ) -> None:
     """Set a user's password (ends the user's sessions)."""
     st = state(ctx)
@@ -532,10 +532,8 @@ def operator_add(
     login: Annotated[str, typer.Option(help="Login name of the operator staff member.")],
     name: Annotated[str, typer.Option(help="Name.")],
     role: Annotated[str, typer.Option(help="operator_admin or operator_staff.")] = "operator_admin",
-    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
-    password: Annotated[
-        str | None, typer.Option(help="Password (default: generated and printed once).")
-    ] = None,
+    email: EmailOption = None,
+    password: PasswordOption = None,
 ) -> None:
     """Add an operator staff account (logs in without a tenant code)."""
     st = state(ctx)
