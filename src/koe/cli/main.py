@@ -27,6 +27,17 @@ _UsageError = _base("UsageError")
 _ClickException = _base("ClickException")
 
 
+def _usage_error(usage: Any, lang: str) -> int:
+    """Print a usage error with the command's usage line and where to find help."""
+    if usage.ctx is not None:
+        typer.echo(usage.ctx.get_usage(), err=True)
+        hint = f"{usage.ctx.command_path} --help"
+        typer.echo(f"詳しくは '{hint}'" if lang == "ja" else f"Try '{hint}' for help.", err=True)
+    prefix = "使い方が正しくありません: " if lang == "ja" else ""
+    typer.echo(f"error[usage]: {prefix}{usage.format_message()}", err=True)
+    return 2
+
+
 class KoeGroup(TyperGroup):
     """Root command that reports every error as ``error[code]: message`` (ja or en)."""
 
@@ -57,15 +68,11 @@ class KoeGroup(TyperGroup):
             code = 1
         except _UsageError as err:
             usage: Any = err
-            if usage.ctx is not None:
-                typer.echo(usage.ctx.get_usage(), err=True)
-                hint = f"{usage.ctx.command_path} --help"
-                typer.echo(
-                    f"詳しくは '{hint}'" if lang == "ja" else f"Try '{hint}' for help.", err=True
-                )
-            prefix = "使い方が正しくありません: " if lang == "ja" else ""
-            typer.echo(f"error[usage]: {prefix}{usage.format_message()}", err=True)
-            code = 2
+            if type(err).__name__ == "NoArgsIsHelpError":  # a bare `koe` or `koe tenant`
+                typer.echo(usage.format_message())
+                code = 0
+            else:
+                code = _usage_error(usage, lang)
         except _ClickException as err:
             other: Any = err
             typer.echo(f"error[{type(err).__name__.lower()}]: {other.format_message()}", err=True)
