@@ -216,6 +216,12 @@ def test_users_agents_and_licenses(cli: Cli) -> None:
                     "--extension", "101", code=1)  # fmt: skip
     assert "error[duplicate]: extension '101' is already in use." in duplicate.stderr
 
+    long_name = cli("user", "add", "-t", "acme", "--login", "l", "--name", "名" * 101, code=1)
+    assert "  - name: At most 100 characters (101 given)." in long_name.stderr
+    long_login = cli("user", "add", "-t", "acme", "--login", "l" * 101, "--name", "x",
+                     "--extension", "120", code=1)  # fmt: skip
+    assert "  - login: At most 100 characters (101 given)." in long_login.stderr
+
     reset = cli("user", "password", "-t", "acme", "--login", "agent01", "--password", "s3cret-pass")
     assert "Password of agent01 set." in reset.output
     short = cli("user", "password", "-t", "acme", "--login", "agent01", "--password", "x", code=1)

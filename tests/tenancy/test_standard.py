@@ -149,6 +149,7 @@ async def test_a_failing_setup_leaves_nothing_behind(koe: Koe) -> None:
         (StandardSetup(skills=("a", "a")), "skills"),
         (StandardSetup(ivr_template="nope"), None),
         (StandardSetup(numbers=["03-1111-2222", "0311112222"]), "numbers"),
+        (StandardSetup(skills=("受" * 101,)), "name"),
     ],
 )
 async def test_choices_outside_the_package_are_refused(

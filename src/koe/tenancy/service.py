@@ -183,6 +183,7 @@ class DirectoryService:
     async def create(self, tenant_id: str, resource: str, data: Mapping[str, Any]) -> View:
         """Create an object; domain rules checked, event published after the commit."""
         creator = self._creators()[resource]
+        check_input_lengths(resource, data)
         async with self.db.transaction() as s:
             await self._lock_tenant(s, tenant_id)
             row = await creator(s, tenant_id, dict(data))
@@ -668,6 +669,7 @@ class Batch:
     async def create(self, resource: str, data: Mapping[str, Any]) -> View:
         """Create an object like ``DirectoryService.create``, inside this batch's transaction."""
         d, s = self.directory, self.session
+        check_input_lengths(resource, data)
         row = await d._creators()[resource](s, self.tenant_id, dict(data))
         await d._flush(s)
         view = await d._view(s, self.tenant_id, resource, row)
@@ -717,6 +719,13 @@ def check_lengths(model: type[Any], values: Mapping[str, Any]) -> None:
         raise ValidationFailed(
             "too_long", f"長すぎる項目があります: {names}", f"Too long: {names}", errors
         )
+
+
+def check_input_lengths(resource: str, data: Mapping[str, Any]) -> None:
+    """``check_lengths`` for a directory resource (an agent carries its user's fields too)."""
+    check_lengths(REPOS[resource].model, data)
+    if resource == "agents":
+        check_lengths(User, {k: v for k, v in data.items() if k in ("login", "email")})
 
 
 class TenantService:
