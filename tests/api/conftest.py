@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from fastapi import FastAPI
 
 from koe.api.app import create_api
+from koe.api.deps import Services
 from koe.app import Koe
 from koe.core.domain import LicenseKind, Role
 from koe.identity import passwords
@@ -20,10 +22,9 @@ BASE = "/api/v1"
 
 
 @pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """Real argon2id, with the cheapest parameters: the production cost only slows tests."""
     monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=64))
-    yield
 
 
 @dataclass
@@ -128,10 +129,17 @@ class World:
         return await self.actor(None, login)
 
 
+@pytest.fixture(scope="session")
+def api_app() -> FastAPI:
+    """One app for the session: building FastAPI's routes costs more than most tests."""
+    return create_api(cast(Services, None))
+
+
 @pytest.fixture
-async def http(koe: Koe) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the API in process."""
-    transport = httpx.ASGITransport(app=create_api(koe), client=("192.0.2.10", 50000))
+async def http(koe: Koe, api_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking in process to the API over this test's ``koe``."""
+    api_app.state.koe = koe
+    transport = httpx.ASGITransport(app=api_app, client=("192.0.2.10", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://koe.test") as client:
         yield client
 

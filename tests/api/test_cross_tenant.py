@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, cast
 
 import pytest
@@ -15,6 +16,7 @@ from tests.api.samples import SAMPLES, make
 WALKED = sorted([*RESOURCES, "licenses", "addons"])
 
 
+@functools.cache
 def _paths() -> dict[str, dict[str, Any]]:
     paths: dict[str, dict[str, Any]] = create_api(cast(Services, None)).openapi()["paths"]
     return paths

@@ -12,8 +12,13 @@ async def test_smoke(world: World) -> None:
     sid = r.json()["id"]
     r = await a.admin.post(
         f"{BASE}/agents",
-        json={"login": "a1", "password": "password1", "display_name": "A", "extension": "101",
-              "skills": [{"skill_id": sid, "level": 3}]},
+        json={
+            "login": "a1",
+            "password": "password1",
+            "display_name": "A",
+            "extension": "101",
+            "skills": [{"skill_id": sid, "level": 3}],
+        },
     )
     assert r.status_code == 201, r.text
     r = await a.admin.get(f"{BASE}/agents")
