@@ -52,6 +52,9 @@ class Actor:
     async def delete(self, url: str, **kw: Any) -> httpx.Response:
         return await self.http.delete(url, headers=self._headers(kw.pop("headers", None)), **kw)
 
+    async def put(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.http.put(url, headers=self._headers(kw.pop("headers", None)), **kw)
+
 
 @dataclass
 class Tenant:

@@ -144,6 +144,8 @@ def _translate(error: Mapping[str, Any]) -> tuple[str, str, str]:
         )
     if kind in ("string_pattern_mismatch", "date_from_datetime_parsing", "date_parsing"):
         return "invalid_format", "形式が正しくありません。", "Invalid format."
+    if kind == "string_unicode":  # an unpaired surrogate (\ud800) in the JSON text
+        kind = "invalid_characters"
     if kind in _CUSTOM:
         return (kind, *_CUSTOM[kind])
     if kind.endswith(("_type", "_parsing")) or kind in ("int_from_float", "is_instance_of"):
@@ -208,6 +210,12 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 
 _HTTP_CODES = {
+    # FastAPI's only 400: a JSON body it cannot decode (e.g. not UTF-8).
+    400: (
+        "malformed_json",
+        "リクエスト本文が正しいJSONではありません。",
+        "The request body is not valid JSON.",
+    ),
     404: ("not_found", "見つかりません。", "Not found."),
     405: ("method_not_allowed", "このメソッドは使えません。", "Method not allowed."),
 }
