@@ -57,7 +57,7 @@ def _bad_chars(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n\r" for ch in text)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(bodies())
 def test_any_body_validates_or_gets_precise_field_errors(
     case: tuple[type[BaseModel], dict[str, Any]],
@@ -85,7 +85,7 @@ def test_names_are_trimmed_bounded_and_clean(text: str) -> None:
     except ValidationError as err:
         codes = {f.code for f in validation_error(err.errors()).fields}
         stripped = text.strip()
-        any_control = any(unicodedata.category(ch) in ("Cc", "Cs") for ch in stripped)
+        any_control = any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
         assert codes <= {"too_long", "too_short", "invalid_characters"}
         assert len(stripped) > 100 or not stripped or any_control
         return

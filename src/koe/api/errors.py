@@ -99,6 +99,11 @@ _RANGE = {
 }
 
 
+# Values with a written form (dates, times, ids): a wrong spelling is a format error.
+_FORMATTED = ("date", "time", "uuid", "url", "decimal")
+_WRONG_TYPE = frozenset({"int_from_float", "is_instance_of", "finite_number", "none_required"})
+
+
 def _field_name(loc: Sequence[Any]) -> str:
     parts = list(loc)
     if parts and parts[0] in ("body", "query", "path"):
@@ -142,13 +147,15 @@ def _translate(error: Mapping[str, Any]) -> tuple[str, str, str]:
             f"次のいずれかを指定してください: {expected}",
             f"Must be one of: {expected}",
         )
-    if kind in ("string_pattern_mismatch", "date_from_datetime_parsing", "date_parsing"):
+    if kind == "string_pattern_mismatch" or (
+        kind.startswith(_FORMATTED) and not kind.endswith("_type")
+    ):
         return "invalid_format", "形式が正しくありません。", "Invalid format."
-    if kind == "string_unicode":  # an unpaired surrogate (\ud800) in the JSON text
+    if kind in ("string_unicode", "string_not_ascii"):  # e.g. an unpaired surrogate
         kind = "invalid_characters"
     if kind in _CUSTOM:
         return (kind, *_CUSTOM[kind])
-    if kind.endswith(("_type", "_parsing")) or kind in ("int_from_float", "is_instance_of"):
+    if kind.endswith(("_type", "_parsing")) or kind in _WRONG_TYPE:
         return _wrong_type(kind)
     message = str(error.get("msg", "Invalid value."))
     return "invalid_value", f"値が正しくありません({message})。", message
