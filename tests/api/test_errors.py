@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
 from koe.app import Koe
 from tests.api.conftest import BASE, PASSWORD, Tenant, World
@@ -73,6 +76,21 @@ async def test_malformed_json_is_400(world: World) -> None:
             f"{BASE}/skills", content=raw, headers={"Content-Type": "application/json"}
         )
         assert (response.status_code, response.json()["code"]) == (400, "malformed_json"), raw
+    huge = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
+    too_large = await t.admin.post(
+        f"{BASE}/skills", content=huge, headers={"Content-Type": "application/json"}
+    )
+    assert (too_large.status_code, too_large.json()["code"]) == (413, "request_too_large")
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(20):
+            yield b" " * 65536
+        yield b"{}"
+
+    streamed = await t.admin.post(
+        f"{BASE}/skills", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert (streamed.status_code, streamed.json()["code"]) == (413, "request_too_large")
     empty = await t.admin.post(f"{BASE}/skills", headers={"Content-Type": "application/json"})
     assert [(f["field"], f["code"]) for f in empty.json()["fields"]] == [("body", "required")]
     assert (await _totals(t))["skills"] == 0
@@ -222,9 +240,15 @@ async def test_unknown_routes_and_methods(world: World) -> None:
     assert (bad_id.status_code, bad_id.json()["code"]) == (404, "not_found")
 
 
-async def test_openapi_and_health(world: World) -> None:
-    spec = (await world.http.get("/openapi.json")).json()
+async def test_openapi_and_health(api_app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=api_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://koe.test") as client:
+        spec = (await client.get("/openapi.json")).json()
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert spec["info"]["title"] == "Koe"
     assert f"{BASE}/auth/login" in spec["paths"]
     assert "ErrorOut" in spec["components"]["schemas"]
-    assert (await world.http.get("/healthz")).json() == {"status": "ok"}
+    login = spec["paths"][f"{BASE}/auth/login"]["post"]
+    assert login["responses"]["429"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorOut"
+    }

@@ -14,6 +14,7 @@ from koe.api.directory import add_directory_routes
 from koe.api.schemas import ErrorOut
 
 API_PREFIX = "/api/v1"
+MAX_BODY_BYTES = 1024 * 1024  # flow documents are the largest bodies, at most 64 KiB
 
 _ERRORS = {
     code: {"model": ErrorOut, "description": text}
@@ -23,6 +24,7 @@ _ERRORS = {
         (403, "Not allowed for this role"),
         (404, "Not found (or another tenant's object)"),
         (409, "Conflict: duplicate, license limit"),
+        (413, "Body larger than 1 MiB: `request_too_large`"),
         (422, "Invalid input: `invalid_request` with one entry per field"),
         (429, "Too many failed logins: `login_throttled`"),
     )
@@ -47,7 +49,7 @@ def create_api(services: Services, *, close_on_shutdown: bool = False) -> FastAP
         responses=_ERRORS,  # type: ignore[arg-type]
     )
     app.state.koe = services
-    errors.install(app)
+    errors.install(app, MAX_BODY_BYTES)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -64,15 +65,16 @@ def render(err: KoeError, lang: str) -> dict[str, Any]:
     return body
 
 
-def error_response(err: KoeError, lang: str) -> JSONResponse:
+def error_response(err: KoeError, lang: str, status: int | None = None) -> JSONResponse:
     """``err`` as a response with its status and the headers its kind calls for."""
+    status = status or err.status
     headers: dict[str, str] = {"Content-Language": lang}
-    if err.status == 401:
+    if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     retry = err.details.get("retry_after") if err.details else None
-    if err.status == 429 and isinstance(retry, int):
+    if status == 429 and isinstance(retry, int):
         headers["Retry-After"] = str(retry)
-    return JSONResponse(render(err, lang), status_code=err.status, headers=headers)
+    return JSONResponse(render(err, lang), status_code=status, headers=headers)
 
 
 # ---- request validation (pydantic) ----
@@ -225,6 +227,11 @@ _HTTP_CODES = {
     ),
     404: ("not_found", "見つかりません。", "Not found."),
     405: ("method_not_allowed", "このメソッドは使えません。", "Method not allowed."),
+    413: (
+        "request_too_large",
+        "リクエスト本文が大きすぎます。",
+        "The request body is too large.",
+    ),
 }
 
 
@@ -234,22 +241,47 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
         exc.status_code,
         ("http_error", "リクエストを処理できません。", "Cannot process the request."),
     )
-    lang = request_language(request)
-    body = {"code": code, "message": ja if lang == "ja" else en, "fields": []}
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    response = error_response(KoeError(code, ja, en), request_language(request), exc.status_code)
+    response.headers.update(exc.headers or {})
+    return response
 
 
-class CatchAll:
-    """ASGI middleware: an unhandled exception is logged and answered 500, no traceback out."""
+class _BodyTooLarge(StarletteHTTPException):
+    """The request body went over the limit while it was read (rendered like any 413)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self) -> None:
+        super().__init__(413)
+
+
+class Guard:
+    """ASGI middleware: bodies over the limit get 413 before any work; an unhandled exception
+    is logged and answered 500, with no traceback leaving the server."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = Headers(scope=scope)
+        lang = language(headers.get("accept-language"))
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            code, ja, en = _HTTP_CODES[413]
+            await error_response(KoeError(code, ja, en), lang, 413)(scope, receive, send)
+            return
         started = False
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise _BodyTooLarge
+            return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
@@ -258,25 +290,22 @@ class CatchAll:
             await send(message)
 
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, limited_receive, tracking_send)
         except Exception:
             log.exception("unhandled error %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise
-            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-            lang = language(headers.get("accept-language"))
             err = KoeError(
                 "internal_error",
                 "内部エラーが発生しました。時間をおいてもう一度お試しください。",
                 "An internal error occurred. Please try again later.",
             )
-            response = JSONResponse(render(err, lang), status_code=500)
-            await response(scope, receive, send)
+            await error_response(err, lang, 500)(scope, receive, send)
 
 
-def install(app: FastAPI) -> None:
-    """Register the error handlers and the catch-all on ``app``."""
+def install(app: FastAPI, max_body_bytes: int) -> None:
+    """Register the error handlers and the guard middleware on ``app``."""
     app.add_exception_handler(KoeError, _on_koe_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_middleware(CatchAll)
+    app.add_middleware(Guard, max_body_bytes=max_body_bytes)
