@@ -93,6 +93,16 @@ _NOUNS: dict[str, tuple[str, str]] = {
     "datetime": ("日時", "a date and time"),
 }
 _TYPE_PREFIXES = tuple(_NOUNS)
+_SIZES = {
+    "string_too_long": (
+        "too_long", "max_length", "{}文字以内にしてください。", "At most {} characters."
+    ),
+    "too_long": ("too_long", "max_length", "{}件以内にしてください。", "At most {} items."),
+    "string_too_short": (
+        "too_short", "min_length", "{}文字以上にしてください。", "At least {} character(s)."
+    ),
+    "too_short": ("too_short", "min_length", "{}件以上にしてください。", "At least {} item(s)."),
+}  # fmt: skip
 _RANGE = {
     "greater_than_equal": ("ge", "{}以上にしてください。", "Must be at least {}."),
     "greater_than": ("gt", "{}より大きくしてください。", "Must be greater than {}."),
@@ -127,18 +137,9 @@ def _translate(error: Mapping[str, Any]) -> tuple[str, str, str]:
         return "required", "必須項目です。", "This field is required."
     if kind == "extra_forbidden":
         return "unknown_field", "不明な項目です。", "Unknown field."
-    if kind == "string_too_long":
-        n = ctx.get("max_length")
-        return "too_long", f"{n}文字以内にしてください。", f"At most {n} characters."
-    if kind == "too_long":
-        n = ctx.get("max_length")
-        return "too_long", f"{n}件以内にしてください。", f"At most {n} items."
-    if kind == "string_too_short":
-        n = ctx.get("min_length")
-        return "too_short", f"{n}文字以上にしてください。", f"At least {n} character(s)."
-    if kind == "too_short":
-        n = ctx.get("min_length")
-        return "too_short", f"{n}件以上にしてください。", f"At least {n} item(s)."
+    if kind in _SIZES:
+        code, key, ja, en = _SIZES[kind]
+        return code, ja.format(ctx.get(key)), en.format(ctx.get(key))
     if kind in _RANGE:
         key, ja, en = _RANGE[kind]
         return "out_of_range", ja.format(ctx.get(key)), en.format(ctx.get(key))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +24,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     computed_field,
+    create_model,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -88,6 +90,7 @@ Extension = Annotated[
 ]
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-4]):[0-5][0-9]$")]
 Span = tuple[HHMM, HHMM]
+DaySpans = Annotated[list[Span], Field(max_length=10)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 MAX_DOCUMENT_BYTES = 64 * 1024
@@ -156,6 +159,23 @@ class Patch(Input):
         return value
 
 
+def patch_of(
+    create: type[Input], *, exclude: Iterable[str] = (), nullable: Iterable[str] = ()
+) -> type[Patch]:
+    """The update model of ``create``: any subset of its fields, with the same constraints."""
+    fields: dict[str, Any] = {}
+    for name, info in create.model_fields.items():
+        if name in exclude:
+            continue
+        kind: Any = (
+            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        )
+        fields[name] = (kind | None, None)
+    model = create_model(create.__name__ + "Patch", __base__=Patch, **fields)
+    model.NULLABLE = frozenset(nullable)
+    return model
+
+
 class Output(BaseModel):
     """A response body."""
 
@@ -199,17 +219,8 @@ class UserCreate(Input):
     active: bool = True
 
 
-class UserUpdate(Patch):
+class UserUpdate(patch_of(UserCreate, nullable={"email"})):  # type: ignore[misc]
     """Changes to a user."""
-
-    NULLABLE = frozenset({"email"})
-    login: Login | None = None
-    name: Name | None = None
-    email: Email | None = None
-    role: TenantRole | None = None
-    password: Password | None = None
-    language: Language | None = None
-    active: bool | None = None
 
 
 class UserOut(Output):
@@ -257,17 +268,8 @@ class AgentCreate(Input):
     skills: list[AgentSkillIn] = Field(default_factory=list, max_length=100)
 
 
-class AgentUpdate(Patch):
+class AgentUpdate(patch_of(AgentCreate, exclude={"login", "language"}, nullable={"email"})):  # type: ignore[misc]
     """Changes to an agent."""
-
-    NULLABLE = frozenset({"email"})
-    display_name: Name | None = None
-    extension: Extension | None = None
-    role: AgentRole | None = None
-    email: Email | None = None
-    password: Password | None = None
-    active: bool | None = None
-    skills: list[AgentSkillIn] | None = Field(None, max_length=100)
 
 
 class AgentSkillOut(Output):
@@ -308,11 +310,8 @@ class SkillCreate(Input):
     description: Note500 = ""
 
 
-class SkillUpdate(Patch):
+class SkillUpdate(patch_of(SkillCreate)):  # type: ignore[misc]
     """Changes to a skill."""
-
-    name: Name | None = None
-    description: Note500 | None = None
 
 
 class SkillOut(Output):
@@ -346,16 +345,8 @@ class QueueCreate(Input):
     service_level_seconds: Annotated[int, Field(ge=1, le=3600)] = 20
 
 
-class QueueUpdate(Patch):
+class QueueUpdate(patch_of(QueueCreate)):  # type: ignore[misc]
     """Changes to a queue."""
-
-    name: Name | None = None
-    priority: Annotated[int, Field(ge=1, le=10)] | None = None
-    skills: list[QueueSkillIn] | None = Field(None, max_length=50)
-    wrap_up_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
-    max_wait_seconds: Annotated[int, Field(ge=1, le=86400)] | None = None
-    max_length: Annotated[int, Field(ge=1, le=10000)] | None = None
-    service_level_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
 
 
 class QueueOut(Output):
@@ -386,14 +377,8 @@ class NumberCreate(Input):
     kind: NumberKind = "did"
 
 
-class NumberUpdate(Patch):
+class NumberUpdate(patch_of(NumberCreate, nullable={"flow_id"})):  # type: ignore[misc]
     """Changes to a number."""
-
-    NULLABLE = frozenset({"flow_id"})
-    number: PhoneText | None = None
-    label: Label | None = None
-    flow_id: Id | None = None
-    kind: NumberKind | None = None
 
 
 class NumberOut(Output):
@@ -430,12 +415,8 @@ class FlowCreate(Input):
     document: Document
 
 
-class FlowUpdate(Patch):
+class FlowUpdate(patch_of(FlowCreate)):  # type: ignore[misc]
     """Changes to a flow (a new document bumps its version)."""
-
-    name: Name | None = None
-    description: Note500 | None = None
-    document: Document | None = None
 
 
 class FlowOut(Output):
@@ -457,12 +438,8 @@ class IvrCreate(Input):
     document: Document
 
 
-class IvrUpdate(Patch):
+class IvrUpdate(patch_of(IvrCreate)):  # type: ignore[misc]
     """Changes to an IVR menu."""
-
-    name: Name | None = None
-    template: Template | None = None
-    document: Document | None = None
 
 
 class IvrOut(Output):
@@ -488,7 +465,7 @@ class SpecialDay(Input):
     """A date with its own hours (no spans: closed)."""
 
     date: date
-    spans: list[Span] = Field(default_factory=list, max_length=10)
+    spans: DaySpans = Field(default_factory=list)
     note: Label = ""
 
 
@@ -497,26 +474,13 @@ class HoursCreate(Input):
 
     name: Name
     timezone: TimeZone = "Asia/Tokyo"
-    weekly: dict[Weekday, list[Span]] = Field(default_factory=dict)
+    weekly: dict[Weekday, DaySpans] = Field(default_factory=dict)
     special_days: list[SpecialDay] = Field(default_factory=list, max_length=400)
     closed_on_public_holidays: bool = True
 
-    @field_validator("weekly")
-    @classmethod
-    def _spans(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        if any(len(spans) > 10 for spans in value.values()):
-            raise PydanticCustomError("too_long", "at most 10 spans a day", {"max_length": 10})
-        return value
 
-
-class HoursUpdate(Patch):
+class HoursUpdate(patch_of(HoursCreate)):  # type: ignore[misc]
     """Changes to a business-hours calendar."""
-
-    name: Name | None = None
-    timezone: TimeZone | None = None
-    weekly: dict[Weekday, list[Span]] | None = None
-    special_days: list[SpecialDay] | None = Field(None, max_length=400)
-    closed_on_public_holidays: bool | None = None
 
 
 class HoursOut(Output):
@@ -548,17 +512,8 @@ class ContactCreate(Input):
     )
 
 
-class ContactUpdate(Patch):
+class ContactUpdate(patch_of(ContactCreate, nullable={"department", "email", "phone"})):  # type: ignore[misc]
     """Changes to a contact."""
-
-    NULLABLE = frozenset({"department", "email", "phone"})
-    kind: ContactKind | None = None
-    name: Name | None = None
-    department: Label | None = None
-    email: Email | None = None
-    phone: Annotated[str, StringConstraints(max_length=20), AfterValidator(_single_line)] | None = (
-        None
-    )
 
 
 class ContactOut(Output):
@@ -652,6 +607,16 @@ class AddOnQuery(ListQuery):
 # ---- tenants (operator) ----
 
 TenantStatus = Literal["applied", "active", "ended"]
+_TENANT_OPTIONAL = {
+    "company_name_kana",
+    "postal_code",
+    "fax",
+    "billing_name",
+    "billing_postal_code",
+    "billing_address",
+    "service_start_date",
+    "service_end_date",
+}
 PostalCode = Annotated[str, StringConstraints(max_length=10, pattern=r"^[0-9]{3}-?[0-9]{4}$")]
 
 
@@ -675,34 +640,8 @@ class TenantCreate(Input):
     contacts: list[ContactCreate] = Field(default_factory=list, max_length=20)
 
 
-class TenantUpdate(Patch):
+class TenantUpdate(patch_of(TenantCreate, exclude={"code", "contacts"}, nullable=_TENANT_OPTIONAL)):  # type: ignore[misc]
     """Changes to a tenant (its code never changes)."""
-
-    NULLABLE = frozenset(
-        {
-            "company_name_kana",
-            "postal_code",
-            "fax",
-            "billing_name",
-            "billing_postal_code",
-            "billing_address",
-            "service_start_date",
-            "service_end_date",
-        }
-    )
-    company_name: Text200 | None = None
-    company_name_kana: Text200 | None = None
-    representative_name: Name | None = None
-    postal_code: PostalCode | None = None
-    address: Text300 | None = None
-    phone: PhoneText | None = None
-    fax: PhoneText | None = None
-    billing_name: Text200 | None = None
-    billing_postal_code: PostalCode | None = None
-    billing_address: Text300 | None = None
-    status: TenantStatus | None = None
-    service_start_date: date | None = None
-    service_end_date: date | None = None
 
 
 class TenantOut(Output):
