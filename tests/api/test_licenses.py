@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from koe.core.domain import Role
@@ -138,3 +139,13 @@ async def test_releasing_a_device_frees_its_license(world: World) -> None:
     unknown = await world.actor(t.code, "admin", device_id="another-pc-01")
     gone = await unknown.delete(f"{BASE}/auth/devices/never-seen-pc")
     assert gone.status_code == 404
+
+
+async def test_concurrent_creates_cannot_exceed_the_user_limit(world: World) -> None:
+    t = await world.tenant("racing-agents", seats=2)
+    responses = await asyncio.gather(
+        *(t.admin.post(f"{BASE}/agents", json=_agent(n)) for n in range(1, 7))
+    )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201, 201, 409, 409, 409, 409]
+    assert (await t.admin.get(f"{BASE}/licenses/usage")).json()["named_users_in_use"] == 2

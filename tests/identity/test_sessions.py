@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -135,3 +136,14 @@ async def test_device_ids_and_operator_users_are_checked(koe: Koe) -> None:
         await koe.auth.add_operator_user("ops2", "運営", PASSWORD, Role.AGENT)
     op = await koe.auth.login(tenant_code=None, login="ops", password=PASSWORD, source="::1")
     assert (op.principal.tenant_id, op.principal.is_operator) == (None, True)
+
+
+async def test_concurrent_admin_logins_cannot_both_take_the_last_license(koe: Koe) -> None:
+    await _tenant(koe, "race", admins=1)
+    results = await asyncio.gather(
+        *(_admin_login(koe, "race", f"racing-pc-{n:02d}") for n in range(4)),
+        return_exceptions=True,
+    )
+    won = [r for r in results if isinstance(r, LoginResult)]
+    lost = [r for r in results if isinstance(r, LicenseExceeded)]
+    assert (len(won), len(lost)) == (1, 3), results

@@ -221,6 +221,10 @@ class DirectoryService:
         stmt = select(Tenant).where(Tenant.id == tenant_id)
         if self.db.dialect == "postgresql":
             stmt = stmt.with_for_update()
+        else:
+            # SQLite has no row locks and reads outside a transaction until the first write:
+            # a no-op write takes the database write lock, held until the commit.
+            await s.execute(update(Tenant).where(Tenant.id == tenant_id).values(code=Tenant.code))
         tenant = (await s.execute(stmt)).scalar_one_or_none()
         if tenant is None:
             raise not_found("テナント", "Tenant")
