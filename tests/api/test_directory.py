@@ -132,6 +132,7 @@ async def test_numbers_in_any_form_collide(world: World) -> None:
         assert again.json()["fields"][0]["field"] == "number"
     invalid = await t.admin.post(f"{BASE}/numbers", json={"number": "03-1234"})
     assert (invalid.status_code, invalid.json()["code"]) == (422, "invalid_phone_number")
+    assert invalid.json()["fields"][0]["field"] == "number"
     assert (await t.admin.get(f"{BASE}/numbers")).json()["total"] == 1
 
 
