@@ -19,7 +19,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from koe.core.errors import FieldError, KoeError
+from koe.core.errors import FieldError, KoeError, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -184,26 +184,18 @@ _CUSTOM: dict[str, tuple[str, str]] = {
 def validation_error(errors: Sequence[Mapping[str, Any]]) -> KoeError:
     """A ``KoeError`` for pydantic ``errors``: 400 malformed JSON, or 422 with every field."""
     if any(e.get("type") == "json_invalid" for e in errors):
-        err = KoeError(
-            "malformed_json",
-            "リクエスト本文が正しいJSONではありません。",
-            "The request body is not valid JSON.",
-        )
-        return err
+        code, ja, en = _HTTP_CODES[400]
+        return KoeError(code, ja, en)
     fields = []
     for error in errors:
         code, ja, en = _translate(error)
         fields.append(FieldError(_field_name(error.get("loc", ())), code, ja, en))
-    return _InvalidRequest(
+    return ValidationFailed(
         "invalid_request",
         f"入力内容に誤りがあります({len(fields)}件)。",
         f"The request is invalid ({len(fields)} problem(s)).",
         fields,
     )
-
-
-class _InvalidRequest(KoeError):
-    status = 422
 
 
 # ---- handlers ----
