@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from fastapi import FastAPI
+
+from koe.api.app import create_api
 from koe.billing.service import BillingService
 from koe.contracts.service import ContractService
 from koe.core.clock import Clock, SystemClock
 from koe.core.events import EventBus
-from koe.core.settings import Settings
+from koe.core.settings import Settings, load_settings
 from koe.identity.sessions import AuthService
 from koe.store.db import Database
 from koe.tenancy.service import DirectoryService, TenantService
@@ -59,3 +62,9 @@ def build(
         billing=BillingService(db, clock, bus),
         contracts=contracts,
     )
+
+
+def asgi(settings: Settings | None = None) -> FastAPI:
+    """The HTTP API of a fully built Koe, for an ASGI server (``uvicorn --factory``)."""
+    koe = build(settings or load_settings())
+    return create_api(koe, close_on_shutdown=True)

@@ -173,6 +173,8 @@ class AuthService:
         device = device_id or ""
         token = new_token()
         async with self.db.transaction() as s:
+            # A write first: on SQLite it takes the database's write lock for the whole
+            # transaction, which serialises admin logins as the row lock below does on PostgreSQL.
             await s.execute(
                 update(LoginThrottle)
                 .where(LoginThrottle.key == user_key)
@@ -315,12 +317,13 @@ class AuthService:
             insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
             await s.execute(
                 insert(LoginThrottle)
-                .values([{"key": k, "failures": 0, "window_started_at": now} for k in keys])
+                .values([{"key": k, "failures": 0, "window_started_at": now} for k in sorted(keys)])
                 .on_conflict_do_nothing(index_elements=["key"])
             )
             stmt = select(LoginThrottle).where(LoginThrottle.key.in_(keys))
             if self.db.dialect == "postgresql":
-                stmt = stmt.with_for_update()
+                # Always lock in key order, so two failing logins cannot deadlock.
+                stmt = stmt.with_for_update().order_by(LoginThrottle.key)
             for row in (await s.execute(stmt)).scalars():
                 expired_lock = row.locked_until is not None and as_utc(row.locked_until) <= now
                 if expired_lock or as_utc(row.window_started_at) + window <= now:

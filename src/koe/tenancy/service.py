@@ -79,6 +79,19 @@ def _duplicate(field: str, value: Any) -> Conflict:
     )
 
 
+def _number(raw: str) -> str:
+    """``raw`` in E.164; an unreadable number names the ``number`` field."""
+    try:
+        return to_e164(raw)
+    except ValidationFailed as err:
+        raise ValidationFailed(
+            err.code,
+            err.message_ja,
+            err.message_en,
+            [FieldError("number", err.code, err.message_ja, err.message_en)],
+        ) from err
+
+
 def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
@@ -242,6 +255,10 @@ class DirectoryService:
         stmt = select(Tenant).where(Tenant.id == tenant_id)
         if self.db.dialect == "postgresql":
             stmt = stmt.with_for_update()
+        else:
+            # SQLite has no row locks and reads outside a transaction until the first write:
+            # a no-op write takes the database write lock, held until the commit.
+            await s.execute(update(Tenant).where(Tenant.id == tenant_id).values(code=Tenant.code))
         tenant = (await s.execute(stmt)).scalar_one_or_none()
         if tenant is None:
             raise not_found("テナント", "Tenant")
@@ -564,7 +581,7 @@ class DirectoryService:
     async def _create_number(
         self, s: AsyncSession, tenant_id: str, data: dict[str, Any]
     ) -> PhoneNumber:
-        e164 = to_e164(data.pop("number"))
+        e164 = _number(data.pop("number"))
         await self._check_number(s, tenant_id, e164)
         await self._number_flow(s, tenant_id, data)
         row = PhoneNumber(e164=e164, **data)
@@ -575,7 +592,7 @@ class DirectoryService:
         self, s: AsyncSession, tenant_id: str, row: PhoneNumber, data: dict[str, Any]
     ) -> None:
         if "number" in data:
-            e164 = to_e164(data.pop("number"))
+            e164 = _number(data.pop("number"))
             if e164 != row.e164:
                 await self._check_number(s, tenant_id, e164)
                 row.e164 = e164
