@@ -14,6 +14,8 @@ from tests.api.conftest import BASE, World
 from tests.api.samples import SAMPLES, make
 
 WALKED = sorted([*RESOURCES, "licenses", "addons"])
+# One per tenant, addressed without an id: the token decides whose it is.
+SINGLETONS = {"settings"}
 
 
 @functools.cache
@@ -39,8 +41,8 @@ def _object_routes(resource: str) -> list[tuple[str, str]]:
 
 
 def test_walked_resources_are_exactly_the_registered_routes() -> None:
-    tenant_routes = _resources_under(BASE) - {"auth", "operator"}
-    operated_routes = _resources_under(f"{BASE}/operator/tenants/{{tenant_id}}")
+    tenant_routes = _resources_under(BASE) - {"auth", "operator"} - SINGLETONS
+    operated_routes = _resources_under(f"{BASE}/operator/tenants/{{tenant_id}}") - SINGLETONS
     assert set(WALKED) == tenant_routes == operated_routes
     assert set(SAMPLES) == set(WALKED)
     assert all(("get", f"{BASE}/{r}/{{object_id}}") in _object_routes(r) for r in WALKED)
@@ -116,3 +118,17 @@ async def test_agent_skills_of_another_tenant_are_refused(world: World) -> None:
     assert response.json()["code"] == "unknown_reference"
     users = await b.admin.get(f"{BASE}/users")
     assert [u["login"] for u in users.json()["items"]] == ["admin"]
+
+
+@pytest.mark.parametrize("resource", sorted(SINGLETONS))
+async def test_singletons_belong_to_the_callers_tenant(world: World, resource: str) -> None:
+    a = await world.tenant("tenant-a")
+    b = await world.tenant("tenant-b")
+    before = (await a.admin.get(f"{BASE}/{resource}")).json()
+    paths = {p for p in _paths() if p.endswith(f"/{resource}")}
+    assert paths == {f"{BASE}/{resource}", f"{BASE}/operator/tenants/{{tenant_id}}/{resource}"}
+    assert (await b.admin.patch(f"{BASE}/{resource}", json={"language": "en"})).status_code == 200
+    assert (await a.admin.get(f"{BASE}/{resource}")).json() == before
+    # The operator path with another tenant's id is operator-only.
+    other = await b.admin.get(f"{BASE}/operator/tenants/{a.id}/{resource}")
+    assert other.status_code == 403
