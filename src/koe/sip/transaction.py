@@ -80,12 +80,14 @@ class TransactionUser(Protocol):
 
 
 def server_key(request: SipRequest) -> tuple[str, ...]:
-    """The server transaction key (§17.2.3; RFC 2543 fallback without the magic cookie)."""
+    """The server transaction key (§17.2.3; RFC 2543 §17.2.3 fallback without the cookie)."""
     via = request.top_via
     method = "INVITE" if request.method == "ACK" else request.method
     branch = via.branch or ""
     if branch.startswith(MAGIC_COOKIE) and len(branch) > len(MAGIC_COOKIE):
-        return (branch, via.sent_by, method)
+        # Call-ID and CSeq number too: clients that reuse a branch for a new request
+        # (RFC 4475 §3.3.3 and §3.3.13 do) still get an answer.
+        return (branch, via.sent_by, request.call_id, str(request.cseq.seq), method)
     return (
         "2543",
         request.uri_text,

@@ -206,8 +206,10 @@ class StreamConnection(asyncio.Protocol):
         self.layer.counters.parse_errors += 1
         log.info("sip stream framing lost from %s: %s", self.peer, why)
         err = SipParseError(why, status)
-        with contextlib.suppress(SipParseError):
+        try:
             err.partial = SipMessage.parse(head, stream=False)
+        except SipParseError as inner:
+            err.partial = inner.partial
         self.layer._answer_parse_error(err, self.flow)
         self.close()
 
@@ -482,14 +484,15 @@ class TransportLayer:
             self.trace.write(
                 "in", f"{flow.transport.lower()}:{flow.remote[0]}:{flow.remote[1]}", data
             )
+        msg: SipMessage | None = None
         try:
             msg = SipMessage.parse(data, stream=stream)
+            msg.validate()
             if isinstance(msg, SipRequest):
-                msg.validate()
                 stamp_via(msg, flow, self.force_rport)
-            else:
-                msg.validate()
         except SipParseError as err:
+            if err.partial is None:
+                err.partial = msg
             self.counters.parse_errors += 1
             log.info("sip unparsable message from %s:%s: %s", *flow.remote, err.reason)
             self._answer_parse_error(err, flow)
