@@ -15,7 +15,7 @@ from koe.sip.errors import SipParseError, SipTransportError
 from koe.sip.headers import NameAddr, parse_name_addr
 from koe.sip.message import SipRequest, SipResponse
 from koe.sip.transaction import State, new_branch
-from koe.sip.transport import Destination, Flow, via_value
+from koe.sip.transport import DEFAULT_PORTS, Destination, Flow, bare_host, is_ip, via_value
 from koe.sip.uri import SipUri, Uri, parse_uri
 
 if TYPE_CHECKING:
@@ -194,7 +194,26 @@ class Dialog:
         if body:
             self.local_sdp = body
         self._last_ack = ack
-        self.stack.spawn(self._send_ack(ack))
+        dest = self._known_destination()
+        if dest is not None and (dest.transport == "UDP" or self._ack_dest == dest):
+            self._ack_dest = dest
+            self.stack.transport.send(ack, dest)  # now, so that it goes before any BYE
+        else:
+            self.stack.spawn(self._send_ack(ack))
+
+    def _known_destination(self) -> Destination | None:
+        """The in-dialog destination when no DNS lookup is needed, else None."""
+        if self.route_set:
+            uri: Uri = parse_name_addr(self.route_set[0]).uri
+        elif self.flow is not None and self.stack.config.nat_fix:
+            return self.flow.destination
+        else:
+            uri = self.remote_target
+        if not isinstance(uri, SipUri) or not is_ip(uri.param("maddr") or uri.host):
+            return None
+        transport = (uri.transport or ("tls" if uri.secure else "udp")).upper()
+        port = uri.port or DEFAULT_PORTS.get(transport, 5060)
+        return Destination(transport, bare_host(uri.param("maddr") or uri.host), port)
 
     async def _send_ack(self, ack: SipRequest) -> None:
         try:
@@ -268,10 +287,13 @@ class Dialog:
         self._2xx = response
         self._2xx_inreq = inreq
         inreq.tx.respond(response)
+        timers = self.stack.config.timers
         if inreq.flow.transport == "UDP":
-            self._schedule_2xx(self.stack.config.timers.t1, 0.0)
+            self._schedule_2xx(timers.t1, 0.0)
         else:
-            self._schedule_2xx(self.stack.config.timers.b, self.stack.config.timers.b)
+            # A stream does not lose the 2xx, and peers such as sipp reject copies on TCP:
+            # only wait 64*T1 for the ACK there.
+            self._schedule_2xx(timers.b, 0.0)
 
     def _schedule_2xx(self, interval: float, elapsed: float) -> None:
         loop = asyncio.get_running_loop()
@@ -439,13 +461,11 @@ class Dialog:
 
     async def _destination(self) -> Destination:
         """Where in-dialog requests go: the route set, else the target; NAT-fixed to the flow."""
+        known = self._known_destination()
+        if known is not None:
+            return known  # for a phone behind NAT: its own address/connection (RFC 5626 style)
         if self.route_set:
             return await self.stack.resolve(parse_name_addr(self.route_set[0]).uri)
-        if self.flow is not None and self.stack.config.nat_fix:
-            return self.flow.destination  # the phone's own address/connection (RFC 5626 style)
-        if self._ack_dest is not None and self.uac:
-            target = await self.stack.resolve(self.remote_target)
-            return target
         return await self.stack.resolve(self.remote_target)
 
     async def request(

@@ -1,0 +1,105 @@
+"""Running real peers (sipp, baresip) as subprocesses against an in-process Koe stack."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from koe.sip.auth import DigestServer
+from koe.sip.dialog import sdp_direction
+from koe.sip.registrar import Registrar
+from koe.sip.ua import IncomingRequest
+from tests.sip.helpers import SDP
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+USERS = {"sipp": "secret", "1001": "pw1001", "1002": "pw1002"}
+REALM = "koe.test"
+
+
+def need(program: str) -> str:
+    """The path of ``program``, or skip the test when it is not installed."""
+    path = shutil.which(program)
+    if path is None:
+        pytest.skip(f"{program} is not installed (./koe test installs it)")
+    return path
+
+
+async def run_peer(args: Iterable[str], cwd: Path, limit: float = 60.0) -> tuple[int, str]:
+    """Run a peer to completion (bounded), returning its exit code and output."""
+    proc = await asyncio.create_subprocess_exec(
+        *args,
+        cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), limit)
+    except TimeoutError:
+        proc.kill()
+        out, _ = await proc.communicate()
+        return -9, out.decode(errors="replace")
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(errors="replace")
+
+
+class TestServer:
+    """The Koe side of the peer tests: registrar with digest, answering by Request-URI user.
+
+    ``ring`` rings until CANCEL, ``auth`` wants Proxy-Authorization (digest without qop, as
+    carriers do), anything else answers 180 + 200 with SDP.
+    """
+
+    __test__ = False
+
+    def __init__(self, *, algorithms: tuple[str, ...] = ("MD5",)) -> None:
+        self.registrar = Registrar(
+            lambda domain: "tenant-1" if domain in (REALM, "127.0.0.1") else None,
+            auth=lambda tenant, domain: self.digest,
+            min_expires=1,
+        )
+        self.digest = DigestServer(
+            REALM, lambda realm, user: USERS.get(user), algorithms=algorithms
+        )
+        self.proxy_digest = DigestServer(
+            REALM, lambda realm, user: USERS.get(user), algorithms=("MD5",), qop=False
+        )
+        self.directions: list[str] = []
+        self.calls = 0
+
+    async def handle(self, inreq: IncomingRequest) -> None:
+        """The stack's request handler."""
+        req = inreq.request
+        if req.method == "REGISTER":
+            self.registrar.handle(inreq)
+            return
+        if req.method != "INVITE":
+            inreq.stack.default_handler(inreq)
+            return
+        user = getattr(req.uri, "user", None)
+        if user == "ring":
+            inreq.respond(180)
+            await inreq.wait_cancelled()
+            return
+        if user == "auth":
+            result = self.proxy_digest.check(req.headers.get("proxy-authorization"), "INVITE")
+            if not result.ok:
+                challenges = self.proxy_digest.challenges(stale=result.stale)
+                inreq.respond(407, headers=[("Proxy-Authenticate", c) for c in challenges])
+                return
+        self.calls += 1
+        inreq.respond(180)
+        inreq.respond(200, body=SDP)
+        if inreq.dialog is not None:
+            inreq.dialog.handler = self.in_dialog
+
+    def in_dialog(self, inreq: IncomingRequest) -> None:
+        """Record the media direction of re-INVITEs, then answer as the dialog would."""
+        if inreq.method == "INVITE":
+            self.directions.append(sdp_direction(inreq.request.body))
+        assert inreq.dialog is not None
+        inreq.dialog.default_request(inreq)
