@@ -37,7 +37,7 @@ _DATE = re.compile(
     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT\Z"
 )
 _HEADER_NAME = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
-SINGLE_HEADERS = ("call-id", "cseq", "from", "to", "max-forwards", "content-length")
+SINGLE_HEADERS = frozenset(("call-id", "cseq", "from", "to", "max-forwards", "content-length"))
 
 # RFC 3261 §21 and later RFCs: default reason phrases.
 REASON_PHRASES = {
@@ -422,9 +422,13 @@ class SipMessage:
 
     def validate(self) -> None:
         """Check the headers every message must carry (RFC 3261 §8.1.1) and parse them."""
-        for key in SINGLE_HEADERS:
-            if self.headers.count(key) > 1:
-                raise SipParseError(f"more than one {canonical_name(key)} header")
+        seen: set[str] = set()
+        for h in self.headers:
+            key = h.key
+            if key in SINGLE_HEADERS:
+                if key in seen:
+                    raise SipParseError(f"more than one {canonical_name(key)} header")
+                seen.add(key)
         _ = self.call_id, self.from_, self.to, self.cseq
         if not self.headers.get("via"):
             raise SipParseError("missing Via header")

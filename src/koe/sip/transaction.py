@@ -128,8 +128,6 @@ class ServerTransaction:
         self.to_tag: str | None = None
         self.cancelled = False
         self._timers: list[asyncio.TimerHandle] = []
-        if self.invite:
-            self._later(TIMER_100, self._auto_trying)
 
     @property
     def reliable(self) -> bool:
@@ -441,6 +439,8 @@ class TransactionLayer:
             self._merge[merge_key] = key
         self.server[key] = new
         self.tu.on_request(msg, new)
+        if new.invite and new.last_response is None:
+            new._later(TIMER_100, new._auto_trying)  # only when the TU did not answer at once
 
     def find_invite(self, cancel: SipRequest) -> ServerTransaction | None:
         """The INVITE server transaction a CANCEL refers to (§9.2)."""

@@ -13,6 +13,7 @@ import contextlib
 import ipaddress
 import logging
 import re
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PORTS = {"UDP": 5060, "TCP": 5060, "TLS": 5061}
 MAX_DATAGRAM = 65535
 MAX_STREAM_MESSAGE = 65535  # bounded memory per connection
+UDP_BUFFER = 4 * 1024 * 1024  # capped by net.core.rmem_max/wmem_max
 _CONTENT_LENGTH = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$")
 _CRLF_PING = b"\r\n\r\n"  # RFC 5626 §4.4.1 keep-alive ping; the pong is one CRLF
 
@@ -305,6 +307,11 @@ class TransportLayer:
             _, proto = await loop.create_datagram_endpoint(
                 lambda: _Datagram(self), local_addr=(bind, port)
             )
+            sock = proto.transport.get_extra_info("socket") if proto.transport else None
+            if sock is not None:
+                for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                    with contextlib.suppress(OSError):  # bursts of calls must not overflow it
+                        sock.setsockopt(socket.SOL_SOCKET, opt, UDP_BUFFER)
             listener = Listener(name, bind, proto.local[1], datagram=proto)
         elif name in ("TCP", "TLS"):
             if name == "TLS" and ssl_context is None:
