@@ -107,18 +107,17 @@ class OutboundRegistration:
             from_=f"<{aor}>;tag={self._tag}",
             to=f"<{aor}>",
             call_id=self._call_id,
-            cseq=self._cseq,
+            cseq=self._cseq,  # RFC 3261 §10.2.4: same Call-ID, CSeq rising
             transport=dest.transport,
             dest_host=dest.host,
             contact=stack.contact_for(None, dest.transport, dest.host),
             headers=[("Expires", str(expires))],
         )
+        self._cseq += 1  # reserved for the authorized retry, even if this call is cancelled
         response = await stack.send_request(request, dest, credentials=self.config.credentials)
-        self._cseq = max(self._cseq, response.cseq.seq)
         if response.status == 423 and expires:
             min_expires = response.headers.get("min-expires") or ""
             if min_expires.isdigit():
-                self._cseq += 0
                 return await self.register_once(int(min_expires))
         self.last_response = response
         ok = 200 <= response.status < 300 and expires > 0
