@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
+import wave
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -103,3 +105,84 @@ class TestServer:
             self.directions.append(sdp_direction(inreq.request.body))
         assert inreq.dialog is not None
         inreq.dialog.default_request(inreq)
+
+
+class Baresip:
+    """A baresip process driven through its ctrl_tcp module (netstring JSON commands)."""
+
+    def __init__(self, folder: Path, *, sip_port: int, account: str, cafile: Path | None) -> None:
+        self.folder = folder
+        self.ctrl_port = 0
+        self.sip_port = sip_port
+        self.account = account
+        self.cafile = cafile
+        self.proc: asyncio.subprocess.Process | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self.log = folder / "baresip.log"
+
+    async def start(self, ctrl_port: int) -> None:
+        """Write the config, start baresip and connect to its control port."""
+        self.ctrl_port = ctrl_port
+        modules = "/usr/lib/baresip/modules"
+        lines = [
+            "poll_method epoll",
+            f"sip_listen 127.0.0.1:{self.sip_port}",
+            f"module_path {modules}",
+            "module g711.so",
+            "module aufile.so",
+            "module_app account.so",
+            "module_app menu.so",
+            "module ctrl_tcp.so",
+            f"ctrl_tcp_listen 127.0.0.1:{ctrl_port}",
+            f"audio_player aufile,{self.folder / 'played.wav'}",
+            f"audio_source aufile,{self.folder / 'tone.wav'}",
+            f"audio_alert aufile,{self.folder / 'alert.wav'}",
+            "rtp_timeout 0",
+        ]
+        if self.cafile is not None:
+            lines.append(f"sip_cafile {self.cafile}")
+        (self.folder / "config").write_text("\n".join(lines) + "\n")
+        with wave.open(str(self.folder / "tone.wav"), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(8000)
+            wav.writeframes(b"\x00\x00" * 8000 * 60)  # longer than any call here
+        (self.folder / "accounts").write_text(self.account + "\n")
+        self.proc = await asyncio.create_subprocess_exec(
+            need("baresip"),
+            "-f",
+            str(self.folder),
+            "-n",
+            "127.0.0.1",
+            "-s",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=self.log.open("wb"),
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        for _ in range(100):
+            try:
+                self._reader, self._writer = await asyncio.open_connection("127.0.0.1", ctrl_port)
+                return
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"baresip did not start: {self.log.read_text()[-2000:]}")
+
+    async def command(self, name: str, params: str = "") -> None:
+        """Send one menu command (``dial``, ``hangup``, ``hold``, ``resume``, ``transfer``…)."""
+        assert self._writer is not None
+        data = json.dumps({"command": name, "params": params, "token": name}).encode()
+        self._writer.write(str(len(data)).encode() + b":" + data + b",")
+        await self._writer.drain()
+
+    async def stop(self) -> None:
+        """Quit baresip (bounded), close the control connection."""
+        if self._writer is not None:
+            self._writer.close()
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 5)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()

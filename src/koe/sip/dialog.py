@@ -154,6 +154,12 @@ class Dialog:
         dialog.local_sdp = request.body
         dialog.credentials = call.credentials
         dialog._ack_dest = call.dest
+        if call.dest is not None and call.dest.transport != "UDP":
+            conn = stack.transport.connections.get(
+                (call.dest.transport, call.dest.host, call.dest.port)
+            )
+            if conn is not None and stack.config.nat_fix:
+                dialog.flow = conn.flow  # keep using the phone's own connection
         stack.dialogs[dialog.key] = dialog
         return dialog
 
@@ -345,6 +351,8 @@ class Dialog:
             return
         if self.remote_seq is None or seq > self.remote_seq:
             self.remote_seq = seq
+        if inreq.flow.connection is not None and self.stack.config.nat_fix:
+            self.flow = inreq.flow  # the peer's current connection (RFC 5923 style reuse)
         if method == "PRACK":
             self._on_prack(inreq)
             return

@@ -21,7 +21,7 @@ from typing import Any
 
 from koe.sip.auth import Credentials, answer_challenge
 from koe.sip.dialog import Dialog, DialogState, dialog_key
-from koe.sip.errors import SipParseError, SipTransportError
+from koe.sip.errors import SipError, SipParseError, SipTransportError
 from koe.sip.headers import NameAddr, parse_name_addr
 from koe.sip.message import SipMessage, SipRequest, SipResponse
 from koe.sip.stats import SipCounters
@@ -268,8 +268,13 @@ class SipStack:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sip task failed", exc_info=task.exception())
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if isinstance(exc, SipError):
+            log.info("sip task ended: %s", exc)
+        elif exc is not None:
+            log.error("sip task failed", exc_info=exc)
 
     @property
     def layer(self) -> TransactionLayer:
@@ -286,9 +291,10 @@ class SipStack:
         name = flow.transport if flow is not None else transport
         rhost = flow.remote[0] if flow is not None else host
         lhost, lport = self.transport.via_for(name, rhost)
-        scheme = "sips" if name == "TLS" else "sip"
+        # sip: with transport=tls rather than sips: (RFC 5630 §3.1.3); phones such as
+        # baresip cannot send in-dialog requests to a sips: Contact with a transport param.
         tparam = "" if name == "UDP" else f";transport={name.lower()}"
-        return f"<{scheme}:{self.config.contact_user}@{lhost}:{lport}{tparam}>"
+        return f"<sip:{self.config.contact_user}@{lhost}:{lport}{tparam}>"
 
     # -- incoming ----------------------------------------------------------------------------
 
