@@ -21,6 +21,7 @@ from koe.sip.transaction import Timers
 from koe.sip.ua import IncomingRequest, RequestHandler, SipConfig, SipStack
 
 FAST = Timers(t1=0.05, t2=0.4, t4=0.5)
+NAT_SERVER = "10.77.1.1"  # the Koe server's address in test_nat.py's namespaces
 SDP = (
     b"v=0\r\no=koe 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
     b"m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
@@ -90,7 +91,21 @@ async def until(predicate: Callable[[], bool], limit: float = 5.0) -> None:
 
 
 def tls_contexts(folder: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A self-signed certificate for 127.0.0.1/::1/localhost: (server context, client context)."""
+    """A self-signed certificate for loopback and the NAT test hosts: (server, client) contexts.
+
+    The files in ``folder`` are reused when present, so processes can share one certificate.
+    """
+    cert_path = folder / "cert.pem"
+    key_path = folder / "key.pem"
+    if not cert_path.exists():
+        _write_certificate(cert_path, key_path)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_path, key_path)
+    client = ssl.create_default_context(cafile=str(cert_path))
+    return server, client
+
+
+def _write_certificate(cert_path: Path, key_path: Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "koe-test")])
     now = datetime.now(UTC)
@@ -108,6 +123,7 @@ def tls_contexts(folder: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
                     x509.DNSName("localhost"),
                     x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                     x509.IPAddress(ipaddress.ip_address("::1")),
+                    x509.IPAddress(ipaddress.ip_address(NAT_SERVER)),
                 ]
             ),
             critical=False,
@@ -115,8 +131,6 @@ def tls_contexts(folder: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    cert_path = folder / "cert.pem"
-    key_path = folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(
@@ -125,7 +139,3 @@ def tls_contexts(folder: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
             serialization.NoEncryption(),
         )
     )
-    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(cert_path, key_path)
-    client = ssl.create_default_context(cafile=str(cert_path))
-    return server, client

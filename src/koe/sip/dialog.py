@@ -154,12 +154,15 @@ class Dialog:
         dialog.local_sdp = request.body
         dialog.credentials = call.credentials
         dialog._ack_dest = call.dest
-        if call.dest is not None and call.dest.transport != "UDP":
-            conn = stack.transport.connections.get(
-                (call.dest.transport, call.dest.host, call.dest.port)
-            )
-            if conn is not None and stack.config.nat_fix:
+        dest = call.dest
+        if dest is not None and stack.config.nat_fix:
+            conn = stack.transport.connections.get((dest.transport, dest.host, dest.port))
+            if conn is not None:
                 dialog.flow = conn.flow  # keep using the phone's own connection
+            elif call.explicit_dest:
+                # The caller chose the address (a NAT-fixed binding): in-dialog requests go
+                # there too, not to the private Contact.
+                dialog.flow = Flow(dest.transport, ("", 0), (dest.host, dest.port))
         stack.dialogs[dialog.key] = dialog
         return dialog
 
@@ -351,8 +354,8 @@ class Dialog:
             return
         if self.remote_seq is None or seq > self.remote_seq:
             self.remote_seq = seq
-        if inreq.flow.connection is not None and self.stack.config.nat_fix:
-            self.flow = inreq.flow  # the peer's current connection (RFC 5923 style reuse)
+        if self.stack.config.nat_fix and (inreq.flow.connection is not None or self.flow):
+            self.flow = inreq.flow  # where the peer really is (RFC 5923 style reuse)
         if method == "PRACK":
             self._on_prack(inreq)
             return

@@ -15,6 +15,7 @@ from koe.core.events import Event
 from koe.sip.auth import Credentials
 from koe.sip.errors import SipError
 from koe.sip.message import SipRequest, SipResponse
+from koe.sip.transport import Destination
 from koe.sip.ua import SipStack, new_tag
 from koe.sip.uri import SipUri, parse_uri
 
@@ -170,17 +171,23 @@ class OptionsKeepalive:
         self.publish = publish
         self.clock = clock or SystemClock()
         self.targets: dict[str, tuple[str, str | None]] = {}
+        self.destinations: dict[str, Destination] = {}
         self.up: dict[str, bool] = {}
         self._failures: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def watch(self, name: str, uri: str, tenant_id: str | None = None) -> None:
-        """Start watching peer ``name`` at ``uri``."""
+    def watch(
+        self, name: str, uri: str, tenant_id: str | None = None, dest: Destination | None = None
+    ) -> None:
+        """Start watching peer ``name`` at ``uri`` (sent to ``dest``: a NAT-fixed flow)."""
         self.targets[name] = (uri, tenant_id)
+        if dest is not None:
+            self.destinations[name] = dest
 
     def unwatch(self, name: str) -> None:
         """Stop watching ``name``."""
         self.targets.pop(name, None)
+        self.destinations.pop(name, None)
         self.up.pop(name, None)
         self._failures.pop(name, None)
 
@@ -215,7 +222,7 @@ class OptionsKeepalive:
         alive = False
         try:
             uri = parse_uri(uri_text)
-            dest = await stack.resolve(uri)
+            dest = self.destinations.get(name) or await stack.resolve(uri)
             host, _ = stack.local_address(dest.transport, dest.host)
             request: SipRequest = stack.build_request(
                 "OPTIONS",

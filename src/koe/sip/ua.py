@@ -684,6 +684,7 @@ class ClientInvite:
         self.credentials = credentials
         self.transport = transport
         self.dest = dest
+        self.explicit_dest = dest is not None
         self.session_expires = session_expires
         self.reliable = reliable
         self.request: SipRequest | None = None
