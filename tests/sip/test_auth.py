@@ -10,6 +10,7 @@ from koe.sip.auth import (
     answer_challenge,
     digest_response,
     parse_auth_header,
+    trusted_source,
 )
 from koe.sip.errors import SipParseError
 from tests.sip.helpers import running, uri_of
@@ -119,3 +120,11 @@ def client_uri(stack):  # type: ignore[no-untyped-def]
     from koe.sip.uri import parse_uri
 
     return parse_uri(uri_of(stack))
+
+
+def test_trunks_trusted_by_source_address() -> None:
+    networks = ["203.0.113.0/28", "2001:db8:5::/48"]
+    assert trusted_source("203.0.113.9", networks)
+    assert trusted_source("[2001:db8:5::1]", networks)
+    assert not trusted_source("203.0.113.99", networks)
+    assert not trusted_source("not-an-ip", networks)

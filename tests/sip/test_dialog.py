@@ -227,3 +227,43 @@ async def test_carrier_call_with_100rel_timer_pai_and_407_stays_up() -> None:
         assert call.dialog is not None
         assert call.dialog.state is DialogState.CONFIRMED
         await call.dialog.bye()
+
+
+async def test_reinvite_glare_gets_491() -> None:
+    """Both sides send a re-INVITE at once: the one that arrives while ours is out gets 491."""
+
+    async def slow_reinvite(inreq: IncomingRequest) -> None:
+        assert inreq.dialog is not None
+        await asyncio.sleep(0.3)
+        inreq.dialog.default_request(inreq)
+
+    async def uas(inreq: IncomingRequest) -> None:
+        inreq.respond(200, body=SDP)
+        assert inreq.dialog is not None
+        inreq.dialog.handler = slow_reinvite
+
+    async with running(uas) as koe, running() as phone:
+        call = phone.invite(uri_of(koe), from_="<sip:1@x>", body=SDP)
+        await call.send()
+        assert call.dialog is not None
+        koe_dialog = next(iter(koe.dialogs.values()))
+        await koe_dialog.acked
+        ours = asyncio.ensure_future(call.dialog.reinvite(SDP))
+        await asyncio.sleep(0.05)
+        theirs = await koe_dialog.reinvite(SDP)
+        assert theirs.status == 491
+        assert (await ours).status == 200
+        await call.dialog.bye()
+
+
+async def test_invite_with_preloaded_route() -> None:
+    async with running(answer_invites) as koe, running() as phone:
+        host, port = koe.local_address("UDP")
+        call = phone.invite(
+            "sip:1002@far.example", from_="<sip:1@x>", body=SDP, routes=[f"<sip:{host}:{port};lr>"]
+        )
+        assert (await call.send()).status == 200
+        assert call.request is not None
+        assert call.request.headers.get("Route") == f"<sip:{host}:{port};lr>"
+        assert call.dialog is not None
+        await call.dialog.bye()

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from koe.sip.errors import SipParseError
@@ -247,3 +248,13 @@ class DigestServer:
             for old in list(self._seen)[: self.max_nonces // 10]:
                 del self._seen[old]
         self._seen[nonce] = count
+
+
+def trusted_source(address: str, networks: Iterable[str]) -> bool:
+    """Whether ``address`` lies in one of ``networks``: carriers' trunks are trusted by source
+    address (their closed network) instead of digest."""
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in networks)

@@ -111,6 +111,8 @@ class Dialog:
         self._last_remote_rseq = 0
         self._pracked = 0
         self._2xx: SipResponse | None = None
+        self._offer_pending = False
+        self._in_invite: IncomingRequest | None = None
         self._2xx_inreq: IncomingRequest | None = None
 
     # -- identity --------------------------------------------------------------------------
@@ -359,6 +361,14 @@ class Dialog:
         if method == "PRACK":
             self._on_prack(inreq)
             return
+        if method == "INVITE" and self._offer_pending:
+            inreq.respond(491)  # glare: our own offer is outstanding (§14.2, RFC 3311 §5.2)
+            return
+        if method == "INVITE" and self._in_invite is not None and not self._in_invite.answered:
+            inreq.respond(500, headers=[("Retry-After", "1")])  # §14.2: one re-INVITE at a time
+            return
+        if method == "INVITE":
+            self._in_invite = inreq
         if method in ("INVITE", "UPDATE"):
             contacts = req.contacts
             if contacts:
@@ -491,9 +501,24 @@ class Dialog:
         if self.state is DialogState.TERMINATED and method != "BYE":
             raise SipTransportError(f"dialog {self.call_id} is terminated")
         self.local_seq += 1
-        req = self._build(
-            method, self.local_seq, headers=headers, body=body, content_type=content_type
-        )
+        offer = method == "INVITE" or (method == "UPDATE" and bool(body))
+        if offer:
+            self._offer_pending = True
+        try:
+            return await self._request(method, self.local_seq, headers, body, content_type)
+        finally:
+            if offer:
+                self._offer_pending = False
+
+    async def _request(
+        self,
+        method: str,
+        seq: int,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        content_type: str | None,
+    ) -> SipResponse:
+        req = self._build(method, seq, headers=headers, body=body, content_type=content_type)
         if method == "INVITE" and body:
             self.local_sdp = body
         dest = await self._destination()

@@ -633,8 +633,12 @@ class SipStack:
         dest: Destination | None = None,
         session_expires: int | None = None,
         reliable: bool = False,
+        routes: Iterable[str] = (),
     ) -> ClientInvite:
-        """Prepare an outgoing INVITE (RFC 3261 §13.2); ``await call.send()`` runs it."""
+        """Prepare an outgoing INVITE (RFC 3261 §13.2); ``await call.send()`` runs it.
+
+        ``routes`` is a preloaded route set, e.g. a binding's Path (RFC 3327 §5).
+        """
         return ClientInvite(
             self,
             uri if isinstance(uri, (SipUri, TelUri, AbsoluteUri)) else parse_uri(uri),
@@ -648,6 +652,7 @@ class SipStack:
             dest=dest,
             session_expires=session_expires,
             reliable=reliable,
+            routes=list(routes),
         )
 
 
@@ -673,8 +678,10 @@ class ClientInvite:
         dest: Destination | None,
         session_expires: int | None,
         reliable: bool,
+        routes: list[str] | None = None,
     ) -> None:
         self.stack = stack
+        self.routes = routes or []
         self.uri = uri
         self.from_ = parse_name_addr(from_).with_param("tag", new_tag())
         self.to = to or f"<{uri}>"
@@ -704,9 +711,14 @@ class ClientInvite:
         False (late offer: the caller sends ``dialog.ack(answer)``).
         """
         stack = self.stack
-        dest = self.dest or await stack.resolve(self.uri)
-        if stack.config.outbound_proxy and self.dest is None:
+        if self.dest is not None:
+            dest = self.dest
+        elif self.routes:
+            dest = await stack.resolve(parse_name_addr(self.routes[0]).uri)
+        elif stack.config.outbound_proxy:
             dest = await stack.resolve(parse_uri(stack.config.outbound_proxy))
+        else:
+            dest = await stack.resolve(self.uri)
         self.dest = dest
         extra = list(self.headers)
         supported = "100rel, timer" if not self.reliable else "timer"
@@ -728,6 +740,7 @@ class ClientInvite:
             body=self.body,
             content_type=self.content_type,
             contact=stack.contact_for(None, dest.transport, dest.host),
+            routes=self.routes,
         )
         self.call_id = request.call_id
         for _ in range(3):
