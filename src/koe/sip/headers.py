@@ -127,6 +127,7 @@ _VIA = re.compile(
     r"[ \t]+(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?:[ \t]*:[ \t]*([0-9]+))?[ \t]*"
 )
 _COMMA = re.compile(r"[ \t]*,[ \t]*")
+_SIMPLE_PARAMS = re.compile(rf"(?:;[{_TCHARS}]+(?:=[{_TCHARS}:]+)?)+(?:,|\Z)")
 
 
 def unquote(value: str) -> str:
@@ -143,7 +144,16 @@ def quote(value: str) -> str:
 
 def parse_params(text: str, pos: int, where: str) -> tuple[Params, int]:
     """Parse ``*( SEMI generic-param )`` from ``pos``; returns the params and the end position."""
-    out: list[tuple[str, str | None]] = []
+    if text.startswith(";", pos) and _SIMPLE_PARAMS.match(text, pos):
+        # Fast path for the usual ``;a=b;c`` up to the end or a comma: no spaces, no quotes.
+        end = text.find(",", pos)
+        end = len(text) if end < 0 else end
+        out: list[tuple[str, str | None]] = []
+        for item in text[pos + 1 : end].split(";"):
+            name, eq, value = item.partition("=")
+            out.append((name, value if eq else None))
+        return tuple(out), end
+    out = []
     match = _PARAM.match
     while pos < len(text) and text[pos] in " \t;":
         m = match(text, pos)

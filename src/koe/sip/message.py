@@ -126,10 +126,11 @@ class Header:
 class Headers:
     """The ordered header lines of a message, looked up by case-insensitive name."""
 
-    __slots__ = ("_lines",)
+    __slots__ = ("_index", "_lines")
 
     def __init__(self, lines: list[Header] | None = None) -> None:
         self._lines = lines if lines is not None else []
+        self._index: dict[str, list[Header]] | None = None
 
     def __iter__(self) -> Iterator[Header]:
         return iter(self._lines)
@@ -140,18 +141,32 @@ class Headers:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.get(name) is not None
 
+    def _find(self, name: str) -> list[Header] | None:
+        """The lines for ``name``, through an index built on first lookup."""
+        index = self._index
+        if index is None:
+            index = {}
+            for h in self._lines:
+                same = index.get(h.key)
+                if same is None:
+                    index[h.key] = [h]
+                else:
+                    same.append(h)
+            self._index = index
+        key = _KEYS.get(name)
+        if key is None:
+            key = header_key(name)
+        return index.get(key)
+
     def get(self, name: str) -> str | None:
         """The value of the first ``name`` header, or None."""
-        key = header_key(name)
-        for h in self._lines:
-            if h.key == key:
-                return h.value
-        return None
+        found = self._find(name)
+        return found[0].value if found else None
 
     def get_all(self, name: str) -> list[str]:
         """The value of every ``name`` header line, in order."""
-        key = header_key(name)
-        return [h.value for h in self._lines if h.key == key]
+        found = self._find(name)
+        return [h.value for h in found] if found else []
 
     def values(self, name: str) -> list[str]:
         """Every comma-separated value of ``name`` across its lines (RFC 3261 §7.3.1)."""
@@ -162,11 +177,12 @@ class Headers:
 
     def count(self, name: str) -> int:
         """How many ``name`` lines there are."""
-        key = header_key(name)
-        return sum(1 for h in self._lines if h.key == key)
+        found = self._find(name)
+        return len(found) if found else 0
 
     def add(self, name: str, value: str, *, first: bool = False) -> None:
         """Append a ``name`` line (or put it before the first line of the same name)."""
+        self._index = None
         header = Header(name, value)
         if first:
             for i, h in enumerate(self._lines):
@@ -177,6 +193,7 @@ class Headers:
 
     def set(self, name: str, value: str) -> None:
         """Replace every ``name`` line by one line holding ``value``."""
+        self._index = None
         key = header_key(name)
         for i, h in enumerate(self._lines):
             if h.key == key:
@@ -187,11 +204,13 @@ class Headers:
 
     def remove(self, name: str) -> None:
         """Drop every ``name`` line."""
+        self._index = None
         key = header_key(name)
         self._lines = [h for h in self._lines if h.key != key]
 
     def pop_first(self, name: str) -> str | None:
         """Remove the first value of ``name`` (one comma-separated element) and return it."""
+        self._index = None
         key = header_key(name)
         for i, h in enumerate(self._lines):
             if h.key == key:
@@ -226,11 +245,22 @@ def _split_head(head: str) -> list[Header]:
             if not line:
                 raise SipParseError("empty line inside the header section")
             raise SipParseError(f"header line without a colon: {line[:60]!r}")
-        name = line[:colon].rstrip()
-        if not _HEADER_NAME.match(name):
-            raise SipParseError(f"malformed header name {name[:60]!r}")
-        lines.append(Header(name, line[colon + 1 :].strip(), line))
+        name = line[:colon]
+        key = _KEYS.get(name)
+        if key is None:
+            name = name.rstrip()
+            if not _HEADER_NAME.match(name):
+                raise SipParseError(f"malformed header name {name[:60]!r}")
+            key = header_key(name)
+            if len(_KEYS) < 2048:  # header names repeat: remember checked ones (bounded)
+                _KEYS[line[:colon]] = key
+        else:
+            name = name.rstrip()
+        lines.append(Header(name, line[colon + 1 :].strip(), line, key))
     return lines
+
+
+_KEYS: dict[str, str] = {}
 
 
 def _content_length(headers: Headers) -> int | None:
