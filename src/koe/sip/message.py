@@ -156,6 +156,8 @@ class Headers:
         key = _KEYS.get(name)
         if key is None:
             key = header_key(name)
+            if len(_KEYS) < 2048 and _HEADER_NAME.match(name):
+                _KEYS[name] = key
         return index.get(key)
 
     def get(self, name: str) -> str | None:

@@ -184,7 +184,7 @@ class ServerTransaction:
         try:
             self.layer.transport.send(response, self._destination(response), self.flow)
         except SipTransportError as err:
-            log.info("sip cannot send response: %s", err)
+            log.info("sip cannot send response call_id=%s: %s", self.request.call_id, err)
 
     def _destination(self, response: SipResponse) -> Destination:
         if self.flow.transport == "UDP":
@@ -204,7 +204,7 @@ class ServerTransaction:
 
     def _timer_h(self) -> None:
         if self.state is State.COMPLETED:
-            log.info("sip no ACK for %s (Timer H)", self.request.call_id)
+            log.info("sip no ACK (Timer H) call_id=%s", self.request.call_id)
             self.layer.counters.transaction_timeouts += 1
         self._terminate()
 
@@ -307,6 +307,9 @@ class ClientTransaction:
     def _timeout(self) -> None:
         if self.state in (State.CALLING, State.TRYING, State.PROCEEDING):
             self.layer.counters.transaction_timeouts += 1
+            log.info(
+                "sip %s timed out (Timer B/F) call_id=%s", self.request.method, self.request.call_id
+            )
             self._fail(408, "Request Timeout (Timer B/F)")
         elif self.state is State.ACCEPTED:
             self._terminate()

@@ -501,7 +501,14 @@ class TransportLayer:
             if err.partial is None:
                 err.partial = msg
             self.counters.parse_errors += 1
-            log.info("sip unparsable message from %s:%s: %s", *flow.remote, err.reason)
+            call_id = msg.headers.get("call-id") if msg is not None else None
+            log.info(
+                "sip unparsable message from %s:%s call_id=%s: %s",
+                flow.remote[0],
+                flow.remote[1],
+                call_id,
+                err.reason,
+            )
             self._answer_parse_error(err, flow)
             return
         self.counters.received(msg)
