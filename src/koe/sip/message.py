@@ -160,6 +160,10 @@ class Headers:
                 _KEYS[name] = key
         return index.get(key)
 
+    def drop_index(self) -> None:
+        """Forget the lookup index (rebuilt on the next lookup): fewer objects held."""
+        self._index = None
+
     def get(self, name: str) -> str | None:
         """The value of the first ``name`` header, or None."""
         found = self._find(name)

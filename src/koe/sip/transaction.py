@@ -103,13 +103,18 @@ class ServerTransaction:
     """An INVITE or non-INVITE server transaction (§17.2.1, §17.2.2, RFC 6026)."""
 
     __slots__ = (
+        "_dest",
         "_timers",
+        "_wire",
+        "call_id",
         "cancelled",
+        "final_status",
         "flow",
         "invite",
         "key",
         "last_response",
         "layer",
+        "merge_key",
         "request",
         "state",
         "to_tag",
@@ -120,6 +125,11 @@ class ServerTransaction:
     ):
         self.layer = layer
         self.request = request
+        self.call_id = request.call_id
+        self.merge_key: tuple[str, str, int] | None = None
+        self.final_status = 0
+        self._wire = b""
+        self._dest: Destination | None = None
         self.flow = flow
         self.key = key
         self.invite = request.method == "INVITE"
@@ -143,7 +153,7 @@ class ServerTransaction:
         self._timers.clear()
 
     def _auto_trying(self) -> None:
-        if self.state is State.PROCEEDING and self.last_response is None:
+        if self.state is State.PROCEEDING and self.last_response is None and not self.final_status:
             self.respond(self.request_response(100))
 
     def request_response(self, status: int, reason: str | None = None) -> SipResponse:
@@ -160,12 +170,22 @@ class ServerTransaction:
             if 200 <= status < 300:
                 self._send(response)  # RFC 6026 §7.1: 2xx retransmissions pass through
             return
-        self.last_response = response
-        self._send(response)
         if status < 200:
+            self.last_response = response
+            self._send(response)
             if not self.invite:
                 self.state = State.PROCEEDING
             return
+        # Final: keep only the bytes and where they go. A completed transaction lives on
+        # for Timer J/L (32 s on UDP): holding no message objects keeps memory and the
+        # garbage collector's work small at 1,000 calls/s.
+        self.final_status = status
+        self.last_response = None
+        self._dest = self._destination(response)
+        self._wire = bytes(response)
+        self.layer.counters.sent(response)
+        self._resend()
+        self.request.headers.drop_index()
         self._cancel_timers()
         t = self.layer.timers
         if self.invite and status < 300:
@@ -184,7 +204,16 @@ class ServerTransaction:
         try:
             self.layer.transport.send(response, self._destination(response), self.flow)
         except SipTransportError as err:
-            log.info("sip cannot send response call_id=%s: %s", self.request.call_id, err)
+            log.info("sip cannot send response call_id=%s: %s", self.call_id, err)
+
+    def _resend(self) -> None:
+        """Send the final response's bytes (again)."""
+        if self._dest is None:
+            return
+        try:
+            self.layer.transport.send_data(self._wire, self._dest, self.flow)
+        except SipTransportError as err:
+            log.info("sip cannot send response call_id=%s: %s", self.call_id, err)
 
     def _destination(self, response: SipResponse) -> Destination:
         if self.flow.transport == "UDP":
@@ -195,16 +224,16 @@ class ServerTransaction:
         return self.flow.destination
 
     def _timer_g(self, interval: float) -> None:
-        if self.state is not State.COMPLETED or self.last_response is None:
+        if self.state is not State.COMPLETED:
             return
         self.layer.counters_retransmit()
-        self._send(self.last_response)
+        self._resend()
         nxt = min(2 * interval, self.layer.timers.t2)
         self._later(nxt, lambda: self._timer_g(nxt))
 
     def _timer_h(self) -> None:
         if self.state is State.COMPLETED:
-            log.info("sip no ACK (Timer H) call_id=%s", self.request.call_id)
+            log.info("sip no ACK (Timer H) call_id=%s", self.call_id)
             self.layer.counters.transaction_timeouts += 1
         self._terminate()
 
@@ -216,7 +245,12 @@ class ServerTransaction:
                 self._cancel_timers()
                 self._later(0 if self.reliable else self.layer.timers.t4, self._terminate)  # I
             return
-        if self.last_response is not None and self.state is not State.ACCEPTED:
+        if self.state is State.ACCEPTED:
+            return
+        if self.final_status:
+            self.layer.counters_retransmit()
+            self._resend()
+        elif self.last_response is not None:
             self.layer.counters_retransmit()
             self._send(self.last_response)
 
@@ -360,6 +394,7 @@ class ClientTransaction:
         self._deliver(response)
 
     def _deliver(self, response: SipResponse) -> None:
+        self.on_provisional = None  # no more provisionals; breaks the cycle with the TU
         if not self.final.done():
             self.final.set_result(response)
 
@@ -440,6 +475,7 @@ class TransactionLayer:
                 new.respond(new.request_response(482, "Loop Detected"))
                 return
             self._merge[merge_key] = key
+            new.merge_key = merge_key
         self.server[key] = new
         self.tu.on_request(msg, new)
         if new.invite and new.last_response is None:
@@ -453,12 +489,8 @@ class TransactionLayer:
     def _server_done(self, tx: ServerTransaction) -> None:
         if self.server.get(tx.key) is tx:
             del self.server[tx.key]
-        req = tx.request
-        tag = req.from_.tag
-        if tag is not None:
-            merge_key = (tag, req.call_id, req.cseq.seq)
-            if self._merge.get(merge_key) == tx.key:
-                del self._merge[merge_key]
+        if tx.merge_key is not None and self._merge.get(tx.merge_key) == tx.key:
+            del self._merge[tx.merge_key]
         self.tu.on_server_terminated(tx)
 
     def start_client(

@@ -436,8 +436,11 @@ class TransportLayer:
 
     def send(self, msg: SipMessage, dest: Destination, flow: Flow | None = None) -> None:
         """Send now if possible (UDP or an open connection), else connect in an owned task."""
-        data = bytes(msg)
         self.counters.sent(msg)
+        self.send_data(bytes(msg), dest, flow)
+
+    def send_data(self, data: bytes, dest: Destination, flow: Flow | None = None) -> None:
+        """Send serialized bytes (retransmissions reuse them); not counted as a new message."""
         if self.trace is not None:
             self.trace.write("out", str(dest), data)
         if dest.transport == "UDP":

@@ -115,8 +115,7 @@ class IncomingRequest:
     @property
     def answered(self) -> bool:
         """Whether a final response has been sent."""
-        last = self.tx.last_response
-        return last is not None and last.status >= 200
+        return self.tx.final_status >= 200
 
     @property
     def cancelled(self) -> bool:
@@ -182,6 +181,8 @@ class IncomingRequest:
             response.headers.add("Contact", self.stack.contact_for(self.flow))
         if self.dialog is not None and req.method in ("INVITE", "UPDATE"):
             self.dialog.prepare_uas_response(self, response, reliable)
+        if status >= 200:
+            self.stack._incoming.pop(self.tx.key, None)  # no CANCEL can matter any more
         if 200 <= status < 300 and req.method == "INVITE" and self.dialog is not None:
             self.dialog.start_2xx(response, self)
             return
