@@ -36,3 +36,12 @@ class SipTimeoutError(SipError):
 
     def __init__(self, message_en: str) -> None:
         super().__init__("sip_timeout", message_en, f"SIPの応答がありません: {message_en}")
+
+
+class SipTransactionError(SipError):
+    """A transaction was used after it ended (a second final response, for instance)."""
+
+    def __init__(self, message_en: str) -> None:
+        super().__init__(
+            "sip_transaction_error", message_en, f"SIPトランザクションの誤用: {message_en}"
+        )

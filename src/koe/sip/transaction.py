@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from koe.sip.errors import SipTransportError
+from koe.sip.errors import SipTransactionError, SipTransportError
 from koe.sip.message import SipMessage, SipRequest, SipResponse
 from koe.sip.transport import Destination, Flow, TransportLayer, response_destination
 
@@ -104,6 +104,7 @@ class ServerTransaction:
 
     __slots__ = (
         "_dest",
+        "_request",
         "_timers",
         "_wire",
         "call_id",
@@ -115,7 +116,6 @@ class ServerTransaction:
         "last_response",
         "layer",
         "merge_key",
-        "request",
         "state",
         "to_tag",
     )
@@ -124,7 +124,7 @@ class ServerTransaction:
         self, layer: TransactionLayer, request: SipRequest, flow: Flow, key: tuple[str, ...]
     ):
         self.layer = layer
-        self.request = request
+        self._request: SipRequest | None = request
         self.call_id = request.call_id
         self.merge_key: tuple[str, str, int] | None = None
         self.final_status = 0
@@ -156,6 +156,13 @@ class ServerTransaction:
         if self.state is State.PROCEEDING and self.last_response is None and not self.final_status:
             self.respond(self.request_response(100))
 
+    @property
+    def request(self) -> SipRequest:
+        """The request, until the final response: then only its bytes are kept."""
+        if self._request is None:
+            raise SipTransactionError(f"transaction {self.call_id} already has its final response")
+        return self._request
+
     def request_response(self, status: int, reason: str | None = None) -> SipResponse:
         """A response to this transaction's request with the transaction's To tag."""
         return make_response(self.request, status, reason, self.to_tag if status > 100 else None)
@@ -167,8 +174,10 @@ class ServerTransaction:
             return
         status = response.status
         if self.state is State.ACCEPTED:
-            if 200 <= status < 300:
-                self._send(response)  # RFC 6026 §7.1: 2xx retransmissions pass through
+            if 200 <= status < 300 and self._dest is not None:
+                # RFC 6026 §7.1: the TU's 2xx retransmissions pass through.
+                self.layer.counters.sent(response)
+                self.layer.transport.send_data(bytes(response), self._dest, self.flow)
             return
         if status < 200:
             self.last_response = response
@@ -185,7 +194,7 @@ class ServerTransaction:
         self._wire = bytes(response)
         self.layer.counters.sent(response)
         self._resend()
-        self.request.headers.drop_index()
+        self._request = None
         self._cancel_timers()
         t = self.layer.timers
         if self.invite and status < 300:

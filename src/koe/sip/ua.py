@@ -147,7 +147,8 @@ class IncomingRequest:
         """Build (without sending) a response to this request."""
         if status > 100 and self.tx.to_tag is None and self.request.to.tag is None:
             self.tx.to_tag = new_tag()
-        response = self.tx.request_response(status, reason)
+        to_tag = self.tx.to_tag if status > 100 else None
+        response = make_response(self.request, status, reason, to_tag)
         for name, value in headers:
             response.headers.add(name, value)
         if body:
