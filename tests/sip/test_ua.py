@@ -119,3 +119,32 @@ async def test_session_timer_refreshed_by_uas() -> None:
         assert uas_dialog.refreshes >= 2
         assert call.dialog.state is DialogState.CONFIRMED
         await call.dialog.bye()
+
+
+async def test_overload_counts_unanswered_requests_not_completed_ones() -> None:
+    answered: list[IncomingRequest] = []
+    waiting: list[IncomingRequest] = []
+
+    async def handler(inreq: IncomingRequest) -> None:
+        if inreq.request.to.uri.user == "slow":  # type: ignore[union-attr]
+            waiting.append(inreq)
+            await inreq.wait_cancelled()
+        else:
+            answered.append(inreq)
+            inreq.respond(200)
+
+    async with running(handler, max_pending_requests=2) as uas, running() as uac:
+        for _ in range(5):  # completed transactions linger (Timer J) but are not "pending"
+            req = uac.build_request("OPTIONS", uri_of(uas), from_="<sip:a@x>;tag=f", to="<sip:k@x>")
+            assert (await uac.send_request(req)).status == 200
+        calls = [
+            uac.invite(uri_of(uas, user="slow"), from_="<sip:a@x>", to="<sip:slow@x>", body=SDP)
+            for _ in range(3)
+        ]
+        for call in calls[:2]:
+            uac.spawn(call.send())
+        await until(lambda: len(waiting) == 2)
+        assert (await calls[2].send()).status == 503
+        for call in calls[:2]:
+            call.cancel()
+        await until(lambda: uas.layer.pending == 0)

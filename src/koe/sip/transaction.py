@@ -189,6 +189,7 @@ class ServerTransaction:
         # for Timer J/L (32 s on UDP): holding no message objects keeps memory and the
         # garbage collector's work small at 1,000 calls/s.
         self.final_status = status
+        self.layer.pending -= 1
         self.last_response = None
         self._dest = self._destination(response)
         self._wire = bytes(response)
@@ -266,6 +267,8 @@ class ServerTransaction:
     def _terminate(self) -> None:
         if self.state is State.TERMINATED:
             return
+        if not self.final_status:
+            self.layer.pending -= 1
         self.state = State.TERMINATED
         self._cancel_timers()
         self.layer._server_done(self)
@@ -446,6 +449,7 @@ class TransactionLayer:
         self.server: dict[tuple[str, ...], ServerTransaction] = {}
         self.client: dict[tuple[str, str], ClientTransaction] = {}
         self._merge: dict[tuple[str, str, int], tuple[str, ...]] = {}
+        self.pending = 0  # server transactions without a final response: the work in progress
 
     def counters_retransmit(self) -> None:
         """Count one retransmission."""
@@ -474,6 +478,7 @@ class TransactionLayer:
             stx.on_retransmission(msg)
             return
         new = ServerTransaction(self, msg, flow, key)
+        self.pending += 1
         from_tag = msg.from_.tag
         if msg.to.tag is None and from_tag is not None:
             merge_key = (from_tag, msg.call_id, msg.cseq.seq)
@@ -529,6 +534,7 @@ class TransactionLayer:
         self.server.clear()
         self.client.clear()
         self._merge.clear()
+        self.pending = 0
 
 
 def make_response(

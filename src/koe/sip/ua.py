@@ -84,7 +84,8 @@ class SipConfig:
     force_rport: bool = False
     nat_fix: bool = True
     max_request_rate: float = 0.0  # new out-of-dialog requests per second; 0 = unlimited
-    max_server_transactions: int = 20000
+    max_pending_requests: int = 5000  # requests received and not answered yet
+    max_transactions: int = 500_000  # all live server transactions (memory bound)
     max_handler_tasks: int = 5000
     retry_after: int = 5
     session_expires: int = 1800
@@ -332,8 +333,10 @@ class SipStack:
     def _admit(self, inreq: IncomingRequest) -> bool:
         """Overload protection: 503 + Retry-After above the configured limits (RFC 3261 §21.5.4)."""
         cfg = self.config
+        layer = self.layer
         busy = (
-            len(self.layer.server) > cfg.max_server_transactions
+            layer.pending > cfg.max_pending_requests
+            or len(layer.server) > cfg.max_transactions
             or len(self._tasks) > cfg.max_handler_tasks
             or not self._limiter.allow()
         )
