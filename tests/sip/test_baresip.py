@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -49,7 +51,9 @@ async def _registered_phone(tmp_path: Path, koe: SipStack, pbx: _Pbx, cafile: Pa
     return phone
 
 
-async def test_register_tls_receive_call_hold_and_transfer(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def _koe_and_phone(tmp_path: Path) -> AsyncIterator[tuple[SipStack, _Pbx, Baresip]]:
+    """Koe listening on TLS and a baresip registered to it with digest."""
     server_ctx, client_ctx = tls_contexts(tmp_path)
     pbx = _Pbx()
     async with running(
@@ -57,48 +61,45 @@ async def test_register_tls_receive_call_hold_and_transfer(tmp_path: Path) -> No
     ) as koe:
         phone = await _registered_phone(tmp_path, koe, pbx, tmp_path / "cert.pem")
         try:
-            binding = pbx.registrar.lookup("tenant-1", "sip:1001@koe.test")[0]
-            assert binding.flow is not None
-            assert binding.flow.transport == "TLS"
-            dest = binding.destination()
-            assert dest is not None  # the phone's own TLS connection
-            call = koe.invite(binding.uri, from_="<sip:0312345678@koe.test>", body=SDP, dest=dest)
-            response = await call.send()
-            assert response.status == 200
-            assert call.dialog is not None
-            call.dialog.handler = pbx.in_dialog
-            hold = await call.dialog.reinvite(with_direction(SDP, "sendonly"))
-            assert hold.status == 200
-            assert sdp_direction(hold.body) == "recvonly"  # baresip accepts being held
-            unhold = await call.dialog.reinvite(with_direction(SDP, "sendrecv"))
-            assert unhold.status == 200
-            assert sdp_direction(unhold.body) == "sendrecv"
-            await phone.command("hold")  # and the phone holds Koe
-            await until(lambda: pbx.directions[-1:] == ["sendonly"], limit=5)
-            await phone.command("resume")
-            await until(lambda: pbx.directions[-1:] == ["sendrecv"], limit=5)
-            await phone.command("transfer", "sip:1002@koe.test")
-            await until(lambda: pbx.refer_to == ["sip:1002@koe.test"], limit=5)
-            await until(lambda: not call.dialog or not call.dialog.active, limit=10)
+            yield koe, pbx, phone
         finally:
             await phone.stop()
+
+
+async def test_register_tls_receive_call_hold_and_transfer(tmp_path: Path) -> None:
+    async with _koe_and_phone(tmp_path) as (koe, pbx, phone):
+        binding = pbx.registrar.lookup("tenant-1", "sip:1001@koe.test")[0]
+        assert binding.flow is not None
+        assert binding.flow.transport == "TLS"
+        dest = binding.destination()
+        assert dest is not None  # the phone's own TLS connection
+        call = koe.invite(binding.uri, from_="<sip:0312345678@koe.test>", body=SDP, dest=dest)
+        response = await call.send()
+        assert response.status == 200
+        assert call.dialog is not None
+        call.dialog.handler = pbx.in_dialog
+        hold = await call.dialog.reinvite(with_direction(SDP, "sendonly"))
+        assert hold.status == 200
+        assert sdp_direction(hold.body) == "recvonly"  # baresip accepts being held
+        unhold = await call.dialog.reinvite(with_direction(SDP, "sendrecv"))
+        assert unhold.status == 200
+        assert sdp_direction(unhold.body) == "sendrecv"
+        await phone.command("hold")  # and the phone holds Koe
+        await until(lambda: pbx.directions[-1:] == ["sendonly"], limit=5)
+        await phone.command("resume")
+        await until(lambda: pbx.directions[-1:] == ["sendrecv"], limit=5)
+        await phone.command("transfer", "sip:1002@koe.test")
+        await until(lambda: pbx.refer_to == ["sip:1002@koe.test"], limit=5)
+        await until(lambda: not call.dialog or not call.dialog.active, limit=10)
 
 
 async def test_register_tls_and_place_call(tmp_path: Path) -> None:
-    server_ctx, client_ctx = tls_contexts(tmp_path)
-    pbx = _Pbx()
-    async with running(
-        pbx.handle, transports=("TLS",), tls_context=server_ctx, client_ssl_context=client_ctx
-    ) as koe:
-        phone = await _registered_phone(tmp_path, koe, pbx, tmp_path / "cert.pem")
-        try:
-            await phone.command("dial", "sip:service@koe.test")
-            await until(lambda: pbx.calls == 1, limit=10)
-            await until(lambda: any(d.acked.done() for d in pbx.dialogs), limit=5)
-            dialog = pbx.dialogs[0]
-            assert sdp_direction(dialog.remote_sdp) == "sendrecv"
-            await phone.command("hangup")
-            await until(lambda: not dialog.active, limit=10)
-            assert await dialog.terminated == "bye"
-        finally:
-            await phone.stop()
+    async with _koe_and_phone(tmp_path) as (_koe, pbx, phone):
+        await phone.command("dial", "sip:service@koe.test")
+        await until(lambda: pbx.calls == 1, limit=10)
+        await until(lambda: any(d.acked.done() for d in pbx.dialogs), limit=5)
+        dialog = pbx.dialogs[0]
+        assert sdp_direction(dialog.remote_sdp) == "sendrecv"
+        await phone.command("hangup")
+        await until(lambda: not dialog.active, limit=10)
+        assert await dialog.terminated == "bye"

@@ -16,9 +16,20 @@ from koe.sip.identity import (
     strip_untrusted_identity,
 )
 from koe.sip.message import SipMessage, SipRequest
-from koe.sip.ua import IncomingRequest
+from koe.sip.ua import IncomingRequest, RequestHandler
 from tests.sip.conftest import CAPTURES
 from tests.sip.helpers import SDP, answer_invites, running, until, uri_of
+
+
+def answer_then(in_dialog: RequestHandler) -> RequestHandler:
+    """A UAS handler that answers 200 with SDP and gives the dialog ``in_dialog``."""
+
+    def uas(inreq: IncomingRequest) -> None:
+        inreq.respond(200, body=SDP)
+        assert inreq.dialog is not None
+        inreq.dialog.handler = in_dialog
+
+    return uas
 
 
 async def test_reliable_provisional_prack_then_answer() -> None:
@@ -49,12 +60,7 @@ async def test_update_info_options_in_dialog() -> None:
         assert inreq.dialog is not None
         inreq.dialog.default_request(inreq)
 
-    async def uas(inreq: IncomingRequest) -> None:
-        inreq.respond(200, body=SDP)
-        assert inreq.dialog is not None
-        inreq.dialog.handler = in_dialog
-
-    async with running(uas) as koe, running() as phone:
+    async with running(answer_then(in_dialog)) as koe, running() as phone:
         call = phone.invite(uri_of(koe), from_="<sip:1001@koe.test>", body=SDP)
         await call.send()
         dialog = call.dialog
@@ -90,12 +96,7 @@ async def test_blind_transfer_with_refer_and_sipfrag_notify() -> None:
         assert inreq.dialog is not None
         inreq.dialog.default_request(inreq)
 
-    async def uas(inreq: IncomingRequest) -> None:
-        inreq.respond(200, body=SDP)
-        assert inreq.dialog is not None
-        inreq.dialog.handler = koe_side
-
-    async with running(uas) as koe, running() as phone:
+    async with running(answer_then(koe_side)) as koe, running() as phone:
         call = phone.invite(uri_of(koe), from_="<sip:1001@koe.test>", body=SDP)
         await call.send()
         assert call.dialog is not None
@@ -237,12 +238,7 @@ async def test_reinvite_glare_gets_491() -> None:
         await asyncio.sleep(0.3)
         inreq.dialog.default_request(inreq)
 
-    async def uas(inreq: IncomingRequest) -> None:
-        inreq.respond(200, body=SDP)
-        assert inreq.dialog is not None
-        inreq.dialog.handler = slow_reinvite
-
-    async with running(uas) as koe, running() as phone:
+    async with running(answer_then(slow_reinvite)) as koe, running() as phone:
         call = phone.invite(uri_of(koe), from_="<sip:1@x>", body=SDP)
         await call.send()
         assert call.dialog is not None

@@ -99,7 +99,23 @@ def server_key(request: SipRequest) -> tuple[str, ...]:
     )
 
 
-class ServerTransaction:
+class _Timed:
+    """The timers of one transaction, all on ``loop.call_later`` (no task per transaction)."""
+
+    __slots__ = ()
+    _timers: list[asyncio.TimerHandle]
+    layer: TransactionLayer
+
+    def _later(self, delay: float, callback: Callable[[], None]) -> None:
+        self._timers.append(self.layer.loop.call_later(delay, callback))
+
+    def _cancel_timers(self) -> None:
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+
+
+class ServerTransaction(_Timed):
     """An INVITE or non-INVITE server transaction (§17.2.1, §17.2.2, RFC 6026)."""
 
     __slots__ = (
@@ -143,14 +159,6 @@ class ServerTransaction:
     def reliable(self) -> bool:
         """Whether the request came over a reliable (stream) transport."""
         return self.flow.transport != "UDP"
-
-    def _later(self, delay: float, callback: Callable[[], None]) -> None:
-        self._timers.append(self.layer.loop.call_later(delay, callback))
-
-    def _cancel_timers(self) -> None:
-        for handle in self._timers:
-            handle.cancel()
-        self._timers.clear()
 
     def _auto_trying(self) -> None:
         if self.state is State.PROCEEDING and self.last_response is None and not self.final_status:
@@ -274,7 +282,7 @@ class ServerTransaction:
         self.layer._server_done(self)
 
 
-class ClientTransaction:
+class ClientTransaction(_Timed):
     """An INVITE or non-INVITE client transaction (§17.1.1, §17.1.2, RFC 6026)."""
 
     __slots__ = (
@@ -315,14 +323,6 @@ class ClientTransaction:
     def key(self) -> tuple[str, str]:
         """The client transaction key (§17.1.3): branch and CSeq method."""
         return (self.branch, self.request.method)
-
-    def _later(self, delay: float, callback: Callable[[], None]) -> None:
-        self._timers.append(self.layer.loop.call_later(delay, callback))
-
-    def _cancel_timers(self) -> None:
-        for handle in self._timers:
-            handle.cancel()
-        self._timers.clear()
 
     def start(self) -> None:
         """Send the request and arm Timers A/B or E/F."""
