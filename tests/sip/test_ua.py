@@ -148,3 +148,20 @@ async def test_overload_counts_unanswered_requests_not_completed_ones() -> None:
         for call in calls[:2]:
             call.cancel()
         await until(lambda: uas.layer.pending == 0)
+
+
+async def test_answer_after_cancel_is_dropped() -> None:
+    """The handler answers 200 after CANCEL got 487: nothing more is sent, no dialog stays."""
+
+    async def late(inreq: IncomingRequest) -> None:
+        inreq.respond(180)
+        await inreq.wait_cancelled()
+        inreq.respond(200, body=SDP)
+
+    async with running(late) as uas, running() as uac:
+        call = uac.invite(uri_of(uas), from_="<sip:alice@example.com>", body=SDP)
+        call.on_provisional = lambda _r: call.cancel()
+        assert (await call.send()).status == 487
+        await asyncio.sleep(0.2)
+        assert uas.counters.messages_out["2xx"] == 1  # the 200 to the CANCEL only
+        assert not uas.dialogs

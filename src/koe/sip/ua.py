@@ -177,6 +177,15 @@ class IncomingRequest:
         """Send a prepared response through the transaction (and dialog, for INVITE)."""
         req = self.request
         status = response.status
+        if self.answered:
+            # e.g. a 200 after CANCEL already answered 487: too late, and not an error
+            log.info(
+                "sip %d to %s after its final response dropped call_id=%s",
+                status,
+                req.method,
+                req.call_id,
+            )
+            return
         if req.method == "INVITE" and 100 < status < 300 and self.dialog is None:
             self.dialog = self.stack._uas_dialog(self, response)
         if 100 < status < 300 and req.method == "INVITE" and "contact" not in response.headers:
