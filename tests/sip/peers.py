@@ -53,7 +53,7 @@ class TestServer:
     """The Koe side of the peer tests: registrar with digest, answering by Request-URI user.
 
     ``ring`` rings until CANCEL, ``auth`` wants Proxy-Authorization (digest without qop, as
-    carriers do), anything else answers 180 + 200 with SDP.
+    carriers do), ``prack`` sends a reliable 183 first, anything answers 180 + 200 with SDP.
     """
 
     __test__ = False
@@ -87,6 +87,10 @@ class TestServer:
             inreq.respond(180)
             await inreq.wait_cancelled()
             return
+        if user == "prack":
+            inreq.respond(183, body=SDP, reliable=True)
+            assert inreq.dialog is not None
+            await inreq.dialog.wait_prack()
         if user == "auth":
             result = self.proxy_digest.check(req.headers.get("proxy-authorization"), "INVITE")
             if not result.ok:
@@ -94,7 +98,8 @@ class TestServer:
                 inreq.respond(407, headers=[("Proxy-Authenticate", c) for c in challenges])
                 return
         self.calls += 1
-        inreq.respond(180)
+        if user != "prack":
+            inreq.respond(180)
         inreq.respond(200, body=SDP)
         if inreq.dialog is not None:
             inreq.dialog.handler = self.in_dialog

@@ -65,6 +65,7 @@ async def test_builtin_uac_against_koe(transport: str, tmp_path: Path) -> None:
         "register_digest",
         "invite_407",
         "via_no_port",
+        "invite_100rel",
     ],
 )
 @pytest.mark.parametrize("transport", ["UDP", "TCP"])
