@@ -7,6 +7,8 @@ import asyncio
 import pytest
 
 from koe.sip.dialog import DialogState, sdp_direction, with_direction
+from koe.sip.message import SipMessage, SipRequest
+from koe.sip.transaction import make_response
 from koe.sip.ua import IncomingRequest
 from tests.sip.helpers import SDP, answer_invites, running, until, uri_of
 
@@ -165,3 +167,52 @@ async def test_answer_after_cancel_is_dropped() -> None:
         await asyncio.sleep(0.2)
         assert uas.counters.messages_out["2xx"] == 1  # the 200 to the CANCEL only
         assert not uas.dialogs
+
+
+class _ForkingProxy(asyncio.DatagramProtocol):
+    """Answers an INVITE twice, as two forks behind a proxy would: 200 with tag a, then b."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self.seen: list[tuple[str, str | None]] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        msg = SipMessage.parse(data)
+        if not isinstance(msg, SipRequest):
+            return
+        assert self.transport is not None
+        self.seen.append((msg.method, msg.to.tag))
+        host, port = self.transport.get_extra_info("sockname")[:2]
+        tags = ("fork-a", "fork-b") if msg.method == "INVITE" else (None,)
+        for tag in tags:
+            if msg.method == "ACK":
+                return
+            response = make_response(msg, 200, None, tag)
+            response.headers.add("Contact", f"<sip:fork@{host}:{port}>")
+            if msg.method == "INVITE":
+                response.set_body(SDP, "application/sdp")
+            self.transport.sendto(bytes(response), addr)
+
+
+async def test_second_2xx_from_a_fork_is_acked_and_ended() -> None:
+    loop = asyncio.get_running_loop()
+    transport, proxy = await loop.create_datagram_endpoint(
+        _ForkingProxy, local_addr=("127.0.0.1", 0)
+    )
+    try:
+        async with running() as uac:
+            port = transport.get_extra_info("sockname")[1]
+            call = uac.invite(f"sip:koe@127.0.0.1:{port}", from_="<sip:a@x>", body=SDP)
+            response = await call.send()
+            assert response.to.tag == "fork-a"
+            await until(lambda: ("BYE", "fork-b") in proxy.seen)
+            assert ("ACK", "fork-a") in proxy.seen
+            assert ("ACK", "fork-b") in proxy.seen
+            assert call.dialog is not None
+            assert call.dialog.active
+            await call.dialog.bye()
+    finally:
+        transport.close()

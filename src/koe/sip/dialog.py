@@ -133,7 +133,11 @@ class Dialog:
 
     @classmethod
     def from_uac_response(
-        cls, stack: SipStack, request: SipRequest, response: SipResponse, call: ClientInvite
+        cls,
+        stack: SipStack,
+        request: SipRequest,
+        response: SipResponse,
+        call: ClientInvite | None,
     ) -> Dialog:
         """The UAC side of a dialog from a 1xx/2xx with a To tag (RFC 3261 §12.1.2)."""
         contacts = response.contacts
@@ -154,10 +158,10 @@ class Dialog:
             invite=request,
         )
         dialog.local_sdp = request.body
-        dialog.credentials = call.credentials
-        dialog._ack_dest = call.dest
-        dest = call.dest
-        if dest is not None and stack.config.nat_fix:
+        dialog.credentials = call.credentials if call is not None else None
+        dest = call.dest if call is not None else None
+        dialog._ack_dest = dest
+        if dest is not None and call is not None and stack.config.nat_fix:
             conn = stack.transport.connections.get((dest.transport, dest.host, dest.port))
             if conn is not None:
                 dialog.flow = conn.flow  # keep using the phone's own connection

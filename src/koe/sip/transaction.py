@@ -78,6 +78,9 @@ class TransactionUser(Protocol):
     def on_server_terminated(self, tx: ServerTransaction) -> None:
         """A server transaction ended."""
 
+    def on_forked_2xx(self, request: SipRequest, response: SipResponse) -> None:
+        """A 2xx from another fork of an INVITE that already got one (§13.2.2.4)."""
+
 
 def server_key(request: SipRequest) -> tuple[str, ...]:
     """The server transaction key (§17.2.3; RFC 2543 §17.2.3 fallback without the cookie)."""
@@ -287,6 +290,7 @@ class ClientTransaction(_Timed):
 
     __slots__ = (
         "_timers",
+        "accepted_tag",
         "branch",
         "dest",
         "final",
@@ -312,6 +316,7 @@ class ClientTransaction(_Timed):
         self.state = State.CALLING if self.invite else State.TRYING
         self.final: asyncio.Future[SipResponse] = layer.loop.create_future()
         self.on_provisional = on_provisional
+        self.accepted_tag: str | None = None
         self._timers: list[asyncio.TimerHandle] = []
 
     @property
@@ -380,9 +385,13 @@ class ClientTransaction(_Timed):
         if self.invite:
             if 200 <= status < 300:
                 if self.state is State.ACCEPTED:
-                    self.layer.tu.on_stray_response(response, Flow("", ("", 0), ("", 0)))
+                    if response.to.tag == self.accepted_tag:
+                        self.layer.tu.on_stray_response(response, Flow("", ("", 0), ("", 0)))
+                    else:
+                        self.layer.tu.on_forked_2xx(self.request, response)
                     return
                 self._cancel_timers()
+                self.accepted_tag = response.to.tag
                 self.state = State.ACCEPTED
                 self._later(self.layer.timers.b, self._terminate)  # Timer M
                 self._deliver(response)

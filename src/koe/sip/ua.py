@@ -464,6 +464,18 @@ class SipStack:
         if dialog is not None:
             dialog.on_2xx_retransmission(response)
 
+    def on_forked_2xx(self, request: SipRequest, response: SipResponse) -> None:
+        """Another fork answered too: ACK it, then BYE it (RFC 3261 §13.2.2.4)."""
+        key = dialog_key(request.call_id, request.from_.tag or "", response.to.tag or "")
+        if key in self.dialogs:
+            self.dialogs[key].on_2xx_retransmission(response)
+            return
+        log.info("sip extra 2xx from a fork: ACK and BYE call_id=%s", request.call_id)
+        dialog = Dialog.from_uac_response(self, request, response, None)
+        dialog.confirm_uac(response)
+        dialog.ack()
+        self.spawn(dialog.bye())
+
     def on_server_terminated(self, tx: ServerTransaction) -> None:
         """Forget what we kept for the transaction."""
         self._incoming.pop(tx.key, None)
