@@ -151,3 +151,21 @@ async def test_message_trace_file(transport: str, tmp_path: Path) -> None:
     assert ">> " in text
     assert "OPTIONS sip:koe@" in text
     assert "SIP/2.0 200 OK" in text
+
+
+async def test_koe_pings_its_own_connections() -> None:
+    """With crlf_keepalive, Koe sends CRLFCRLF on connections it opened and gets pongs."""
+    async with (
+        running(transports=("TCP",)) as server,
+        running(transports=("TCP",), crlf_keepalive=0.2) as client,
+    ):
+        req = client.build_request(
+            "OPTIONS",
+            uri_of(server, "TCP"),
+            from_="<sip:a@x>;tag=1",
+            to="<sip:koe@x>",
+            transport="TCP",
+        )
+        assert (await client.send_request(req)).status == 200
+        conn = next(iter(client.transport._all))
+        await until(lambda: conn.pongs >= 2, limit=3)

@@ -131,6 +131,8 @@ class StreamConnection(asyncio.Protocol):
         self.flow: Flow | None = None
         self.closed = asyncio.get_running_loop().create_future()
         self.last_activity = asyncio.get_running_loop().time()
+        self.ping_sent: float | None = None
+        self.pongs = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Register the connection for reuse."""
@@ -173,6 +175,8 @@ class StreamConnection(asyncio.Protocol):
                 # Half a ping, or a pong (RFC 5626 §4.4.1): wait briefly, then drop it.
                 if len(buf) == 2 and self.outbound:
                     del buf[:2]
+                    self.ping_sent = None  # the pong (RFC 5626 §4.4.1)
+                    self.pongs += 1
                     return True
                 return False
             del buf[:2]
@@ -279,6 +283,8 @@ class TransportLayer:
         max_connections: int = 10000,
         idle_timeout: float = 600.0,
         client_ssl_context: ssl.SSLContext | None = None,
+        keepalive_interval: float = 0.0,
+        pong_timeout: float = 10.0,
     ) -> None:
         self.on_message = on_message
         self.counters = counters or SipCounters()
@@ -288,6 +294,8 @@ class TransportLayer:
         self.max_connections = max_connections
         self.idle_timeout = idle_timeout
         self.client_ssl_context = client_ssl_context
+        self.keepalive_interval = keepalive_interval
+        self.pong_timeout = pong_timeout
         self.listeners: list[Listener] = []
         self.connections: dict[tuple[str, str, int], StreamConnection] = {}
         self._all: set[StreamConnection] = set()
@@ -360,14 +368,30 @@ class TransportLayer:
 
     def _schedule_reaper(self) -> None:
         loop = asyncio.get_running_loop()
-        self._reaper = loop.call_later(min(self.idle_timeout / 4, 30.0), self._reap)
+        every = min(self.idle_timeout / 4, 30.0)
+        if self.keepalive_interval:
+            every = min(every, self.keepalive_interval / 2)
+        self._reaper = loop.call_later(every, self._reap)
 
     def _reap(self) -> None:
+        """Close idle connections; ping our own connections (RFC 5626 §4.4.1 CRLF keep-alive)."""
         now = asyncio.get_running_loop().time()
         for conn in list(self._all):
-            if now - conn.last_activity > self.idle_timeout:
+            if conn.ping_sent is not None and now - conn.ping_sent > self.pong_timeout:
+                log.info("sip no pong on %s: the flow failed", conn.peer)
+                conn.close()
+            elif now - conn.last_activity > self.idle_timeout:
                 log.info("sip closing idle connection %s", conn.peer)
                 conn.close()
+            elif (
+                conn.outbound
+                and self.keepalive_interval
+                and conn.ping_sent is None
+                and now - conn.last_activity >= self.keepalive_interval
+            ):
+                with contextlib.suppress(SipTransportError):
+                    conn.send(_CRLF_PING)
+                    conn.ping_sent = now
         self._schedule_reaper()
 
     # -- connections --------------------------------------------------------------------------

@@ -92,6 +92,7 @@ class SipConfig:
     min_se: int = 90
     trace_path: Path | None = None
     idle_timeout: float = 600.0
+    crlf_keepalive: float = 0.0  # seconds between CRLF pings on our own TCP/TLS connections
     outbound_proxy: str | None = None
 
 
@@ -237,6 +238,7 @@ class SipStack:
             force_rport=config.force_rport,
             idle_timeout=config.idle_timeout,
             client_ssl_context=config.client_ssl_context,
+            keepalive_interval=config.crlf_keepalive,
         )
         self.transactions: TransactionLayer | None = None
         self.dialogs: dict[tuple[str, str, str], Dialog] = {}
