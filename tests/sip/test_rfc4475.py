@@ -20,7 +20,7 @@ from koe.sip.ua import IncomingRequest, SipStack
 from tests.sip.conftest import checked_rfc4475, expected_rows
 from tests.sip.helpers import running
 
-WAIT = 0.4
+WAIT = 0.4  # seconds to wait for a final response
 PROBE = (
     "OPTIONS sip:koe@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/{t} 127.0.0.1:9;branch=z9hG4bK{n}\r\n"
     "From: <sip:probe@127.0.0.1>;tag=p\r\nTo: <sip:koe@127.0.0.1>\r\nCall-ID: probe-{n}\r\n"
@@ -51,7 +51,7 @@ def _finals(data: list[bytes]) -> list[int]:
     return out
 
 
-async def _udp(stack: SipStack, payload: bytes) -> list[int]:
+async def _udp(stack: SipStack, payload: bytes, wait: float = WAIT) -> list[int]:
     loop = asyncio.get_running_loop()
     received: list[bytes] = []
     final = asyncio.Event()
@@ -69,13 +69,13 @@ async def _udp(stack: SipStack, payload: bytes) -> list[int]:
     try:
         transport.sendto(payload, (host, port))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(final.wait(), WAIT)
+            await asyncio.wait_for(final.wait(), wait)
     finally:
         transport.close()
     return _finals(received)
 
 
-async def _tcp(stack: SipStack, payload: bytes) -> list[int]:
+async def _tcp(stack: SipStack, payload: bytes, wait: float = WAIT) -> list[int]:
     host, port = stack.local_address("TCP")
     reader, writer = await asyncio.open_connection(host, port)
     chunks: list[bytes] = []
@@ -84,7 +84,7 @@ async def _tcp(stack: SipStack, payload: bytes) -> list[int]:
         await writer.drain()
         buf = b""
         loop = asyncio.get_running_loop()
-        end = loop.time() + WAIT
+        end = loop.time() + wait
         while loop.time() < end:
             try:
                 data = await asyncio.wait_for(reader.read(65536), end - loop.time())
