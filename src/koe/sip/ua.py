@@ -505,6 +505,7 @@ class SipStack:
             flow=inreq.flow,
             invite=req,
         )
+        dialog.peer_allow = [m.upper() for m in req.options("allow")]
         self.dialogs[dialog.key] = dialog
         return dialog
 
