@@ -25,6 +25,7 @@ DEFAULT_EXPIRES = 3600
 MIN_EXPIRES = 60
 MAX_EXPIRES = 7200
 MAX_BINDINGS_PER_AOR = 10
+SWEEP_INTERVAL = 60.0
 
 TenantLookup = Callable[[str], str | None]
 """``domain -> tenant_id`` or None when no tenant serves that domain."""
@@ -101,6 +102,7 @@ class Registrar:
         self.clock = clock
         self.on_change = on_change
         self._bindings: dict[tuple[str, str], list[Binding]] = {}
+        self._last_sweep = clock()
 
     def lookup(self, tenant_id: str, aor: str) -> list[Binding]:
         """Live bindings of ``aor`` in ``tenant_id``, highest q first."""
@@ -127,6 +129,9 @@ class Registrar:
 
     def handle(self, inreq: IncomingRequest) -> None:
         """Process one REGISTER (RFC 3261 §10.3 steps 1–8) and answer it."""
+        if self.clock() - self._last_sweep > SWEEP_INTERVAL:
+            self._last_sweep = self.clock()
+            self.sweep()  # AORs nobody looks up any more must not pile up
         req = inreq.request
         uri = req.uri
         if not isinstance(uri, SipUri):
