@@ -27,7 +27,7 @@ from koe.sip.trace import MessageTrace
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORTS = {"UDP": 5060, "TCP": 5060, "TLS": 5061}
+DEFAULT_PORTS = {"UDP": 5060, "TCP": 5060, "TLS": 5061, "WS": 80, "WSS": 443}
 MAX_DATAGRAM = 65535
 MAX_STREAM_MESSAGE = 65535  # bounded memory per connection
 UDP_BUFFER = 4 * 1024 * 1024  # capped by net.core.rmem_max/wmem_max
@@ -333,6 +333,20 @@ class TransportLayer:
             )
             bound = server.sockets[0].getsockname()
             listener = Listener(name, bind, bound[1], server=server, ssl_context=ssl_context)
+        elif name in ("WS", "WSS"):
+            from koe.sip.websocket import WebSocketConnection  # RFC 7118; imports this module
+
+            if name == "WSS" and ssl_context is None:
+                raise SipTransportError("WSS listener needs an SSL context")
+            server = await loop.create_server(
+                lambda: WebSocketConnection(self, name),
+                bind,
+                port,
+                ssl=ssl_context if name == "WSS" else None,
+                reuse_address=True,
+            )
+            bound = server.sockets[0].getsockname()
+            listener = Listener(name, bind, bound[1], server=server, ssl_context=ssl_context)
         else:
             raise SipTransportError(f"unsupported transport {transport!r}")
         self.listeners.append(listener)
@@ -421,6 +435,8 @@ class TransportLayer:
         conn = self.connections.get(key)
         if conn is not None and conn.transport is not None and not conn.transport.is_closing():
             return conn
+        if dest.transport in ("WS", "WSS"):
+            raise SipTransportError(f"no open WebSocket connection to {dest}")
         loop = asyncio.get_running_loop()
         ctx = None
         if dest.transport == "TLS":

@@ -255,7 +255,7 @@ class SipStack:
             self.trace.open()
         self.transactions = TransactionLayer(self.transport, self, self.config.timers)
         for transport, host, port in self.config.listen:
-            ctx = self.config.tls_context if transport.upper() == "TLS" else None
+            ctx = self.config.tls_context if transport.upper() in ("TLS", "WSS") else None
             await self.transport.listen(transport, host, port, ctx)
 
     async def stop(self) -> None:
@@ -521,7 +521,7 @@ class SipStack:
         if not isinstance(uri, SipUri):
             raise SipTransportError(f"cannot route a {uri.scheme} URI")
         transport = (uri.transport or ("tls" if uri.secure else "udp")).upper()
-        if transport not in ("UDP", "TCP", "TLS"):
+        if transport not in DEFAULT_PORTS:
             raise SipTransportError(f"unsupported transport {transport}")
         host = uri.param("maddr") or uri.host
         port = uri.port or DEFAULT_PORTS[transport]
