@@ -289,6 +289,7 @@ class Dialog:
                 inreq.tx.respond(response)
 
             def again() -> None:
+                """The next retransmission, twice as late."""
                 self._retransmit_reliable(inreq, response, rseq, interval * 2)
 
             self._timers[f"rel{rseq}"] = asyncio.get_running_loop().call_later(interval, again)

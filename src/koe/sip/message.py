@@ -502,6 +502,7 @@ class SipRequest(SipMessage):
 
     @uri.setter
     def uri(self, value: Uri) -> None:
+        """Set the Request-URI."""
         self._uri = value
         self.uri_text = str(value)
 

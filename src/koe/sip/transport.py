@@ -239,16 +239,19 @@ class _Datagram(asyncio.DatagramProtocol):
         self.local: tuple[str, int] = ("", 0)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Remember the socket and its local address."""
         self.transport = cast(asyncio.DatagramTransport, transport)
         sockname = transport.get_extra_info("sockname")
         self.local = (sockname[0], sockname[1])
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        """One datagram is one message (RFC 3261 §18.3)."""
         if not data.strip(b"\r\n\x00 "):
             return  # NAT keep-alive (CRLF or empty datagram): nothing to answer over UDP
         self.layer._received(data, Flow("UDP", self.local, (addr[0], addr[1])), stream=False)
 
     def error_received(self, exc: Exception) -> None:
+        """ICMP errors and the like: logged, never fatal."""
         log.debug("sip udp error on %s: %s", self.local, exc)
 
 

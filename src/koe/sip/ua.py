@@ -212,6 +212,7 @@ class _RateLimiter:
     stamp: float = field(default_factory=time.monotonic)
 
     def allow(self) -> bool:
+        """Take one token if there is one."""
         if self.rate <= 0:
             return True
         now = time.monotonic()
