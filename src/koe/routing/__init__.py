@@ -1,0 +1,1 @@
+"""ACD: agent states, skills-based routing, queues, EWT and metrics. Pure logic, no I/O."""
