@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from koe.contracts.mailer import queue_emails
 from koe.contracts.rules import (
     REJECT_TEXT,
     DocumentIn,
@@ -248,6 +249,7 @@ class ContractService:
                 related_id=app.id,
             )
             view = row_view(app)
+        await self._notified(tenant_id)
         await self._publish("contracts.accepted", tenant_id, view)
         return view
 
@@ -283,6 +285,7 @@ class ContractService:
                 related_id=app.id,
             )
             view = row_view(app)
+        await self._notified(tenant_id)
         await self._publish("contracts.rejected", tenant_id, view)
         return view
 
@@ -506,6 +509,7 @@ class ContractService:
                 related_id=change.id,
             )
             view = row_view(change)
+        await self._notified(tenant_id)
         return view
 
     async def apply_due_changes(self) -> int:
@@ -958,6 +962,8 @@ class ContractService:
                     ),
                     written=True,
                 )
+        for tenant_id in tenants:
+            await self._notified(tenant_id)
         return {"addon": addon.value, "effective_on": effective_on.isoformat(), "tenants": tenants}
 
     async def abolish_service(
@@ -1042,6 +1048,8 @@ class ContractService:
                     ),
                     related_id=row.id,
                 )
+        for tenant_id in tenants:
+            await self._notified(tenant_id)
         return view
 
     # ---- notices ----
@@ -1073,6 +1081,12 @@ class ContractService:
             await self._notice(
                 s, tenant_id, kind, article, subject, body, written=written, related_id=related_id
             )
+        await self._notified(tenant_id)
+
+    async def _notified(self, tenant_id: str) -> None:
+        """After the commit: notices of ``tenant_id`` are stored and their e-mails queued
+        (the notice mailer sends them on this event)."""
+        await self._publish("contracts.notice_stored", tenant_id, {})
 
     async def _notice(
         self,
@@ -1096,26 +1110,28 @@ class ContractService:
         )
         recipients = [{"kind": c.kind, "name": c.name, "email": c.email} for c in wanted]
         channels = ["email", "suite"] + (["written"] if written else [])
-        s.add(
-            Notice(
-                tenant_id=tenant_id,
-                kind=kind,
-                article=article,
-                subject_ja=subject[0],
-                subject_en=subject[1],
-                body_ja=body[0],
-                body_en=body[1],
-                recipients=recipients,
-                channels=channels,
-                delivery={
-                    "email": "queued" if any(r["email"] for r in recipients) else "no_address",
-                    "suite": "posted",
-                },
-                written=written,
-                related_id=related_id,
-                sent_at=self.clock.now(),
-            )
+        now = self.clock.now()
+        notice = Notice(
+            tenant_id=tenant_id,
+            kind=kind,
+            article=article,
+            subject_ja=subject[0],
+            subject_en=subject[1],
+            body_ja=body[0],
+            body_en=body[1],
+            recipients=recipients,
+            channels=channels,
+            delivery={
+                "email": "queued" if any(r["email"] for r in recipients) else "no_address",
+                "suite": "posted",
+            },
+            written=written,
+            related_id=related_id,
+            sent_at=now,
         )
+        s.add(notice)
+        await s.flush()
+        s.add_all(queue_emails(notice, now))
         log.info("notice tenant=%s kind=%s article=%s", tenant_id, kind, article)
 
     # ---- helpers ----
