@@ -1014,6 +1014,18 @@ class BillingService:
                     lines[line.invoice_id].append(line)
             return [self._invoice_view(r, lines[r.id]) for r in rows]
 
+    async def find_invoice(self, key: str) -> View:
+        """An invoice or credit note of any tenant by id or number (the operator's look-up)."""
+        async with self.db.transaction() as s:
+            inv = (
+                await s.execute(
+                    select(Invoice).where(or_(Invoice.id == key, Invoice.number == key))
+                )
+            ).scalar_one_or_none()
+            if inv is None:
+                raise invoice_not_found()
+            return self._invoice_view(inv, await self._lines(s, inv.tenant_id, inv.id))
+
     def _invoice_view(self, inv: Invoice, lines: Sequence[InvoiceLine]) -> View:
         view = row_view(inv)
         view["lines"] = [row_view(line) for line in sorted(lines, key=lambda x: x.position)]
@@ -1056,6 +1068,49 @@ class BillingService:
         if view["settled"]:
             await self._publish("billing.tenant_settled", tenant_id, {"on": view["received_on"]})
         return view
+
+    async def payments(self, tenant_id: str) -> list[View]:
+        """Payments and offsets of ``tenant_id``, oldest first, with where each went."""
+        async with self.db.transaction() as s:
+            rows = (
+                await s.execute(
+                    select(Payment)
+                    .where(Payment.tenant_id == tenant_id)
+                    .order_by(Payment.received_on, Payment.created_at, Payment.id)
+                )
+            ).scalars()
+            return await self._payment_views(s, tenant_id, list(rows))
+
+    async def payment(self, tenant_id: str, payment_id: str) -> View:
+        """One payment of ``tenant_id``; another tenant's is not found."""
+        async with self.db.transaction() as s:
+            row = (
+                await s.execute(
+                    select(Payment).where(Payment.tenant_id == tenant_id, Payment.id == payment_id)
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                raise not_found("入金", "Payment")
+            return (await self._payment_views(s, tenant_id, [row]))[0]
+
+    async def _payment_views(
+        self, s: AsyncSession, tenant_id: str, rows: Sequence[Payment]
+    ) -> list[View]:
+        allocations: dict[str, list[View]] = defaultdict(list)
+        ids = [r.id for r in rows]
+        for start in range(0, len(ids), BATCH):
+            for alloc in (
+                await s.execute(
+                    select(PaymentAllocation)
+                    .where(
+                        PaymentAllocation.tenant_id == tenant_id,
+                        PaymentAllocation.payment_id.in_(ids[start : start + BATCH]),
+                    )
+                    .order_by(PaymentAllocation.on, PaymentAllocation.id)
+                )
+            ).scalars():
+                allocations[alloc.payment_id].append(row_view(alloc))
+        return [{**row_view(r), "allocations": allocations[r.id]} for r in rows]
 
     async def _apply_payment(
         self,
@@ -1319,6 +1374,36 @@ class BillingService:
                         }
                     )
         return out
+
+    async def outages(self, tenant_id: str) -> list[View]:
+        """Outages recorded for ``tenant_id`` with their credits, oldest first."""
+        return await self._tenant_rows(Outage, tenant_id, Outage.started_at)
+
+    async def quotes(self, tenant_id: str) -> list[View]:
+        """Individual quotes of ``tenant_id`` (Art. 21-5), oldest first."""
+        return await self._tenant_rows(PriceQuote, tenant_id, PriceQuote.effective_from)
+
+    async def unmatched_transfers(self) -> list[View]:
+        """Bank credits no tenant could be matched to, for the operator to resolve."""
+        async with self.db.transaction() as s:
+            rows = (
+                await s.execute(
+                    select(UnmatchedTransfer).order_by(
+                        UnmatchedTransfer.received_on, UnmatchedTransfer.id
+                    )
+                )
+            ).scalars()
+            return [row_view(r) for r in rows]
+
+    async def _tenant_rows(self, model: Any, tenant_id: str, order: Any) -> list[View]:
+        async with self.db.transaction() as s:
+            await self._tenant(s, tenant_id)
+            rows = (
+                await s.execute(
+                    select(model).where(model.tenant_id == tenant_id).order_by(order, model.id)
+                )
+            ).scalars()
+            return [row_view(r) for r in rows]
 
     # ---- transcription plan (R2.1) ----
 

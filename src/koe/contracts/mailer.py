@@ -38,7 +38,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from koe.core.clock import JST, Clock
-from koe.core.errors import Conflict
+from koe.core.errors import Conflict, not_found
 from koe.core.events import Event
 from koe.core.settings import Settings
 from koe.store.db import Database
@@ -402,10 +402,14 @@ class NoticeMailer:
     async def deliveries(
         self, tenant_id: str, notice_id: str | None = None
     ) -> list[dict[str, Any]]:
-        """The e-mail deliveries of ``tenant_id`` (of one notice), oldest first."""
+        """The e-mail deliveries of ``tenant_id`` (of one notice: another tenant's is not
+        found), oldest first."""
         async with self.db.transaction() as s:
             stmt = select(NoticeDelivery).where(NoticeDelivery.tenant_id == tenant_id)
             if notice_id is not None:
+                owner = await s.get(Notice, notice_id)
+                if owner is None or owner.tenant_id != tenant_id:
+                    raise not_found("通知", "Notice")
                 stmt = stmt.where(NoticeDelivery.notice_id == notice_id)
             rows = await s.execute(stmt.order_by(NoticeDelivery.created_at, NoticeDelivery.id))
             return [row_view(r) for r in rows.scalars()]

@@ -1052,7 +1052,58 @@ class ContractService:
             await self._notified(tenant_id)
         return view
 
+    # ---- reading ----
+
+    async def applications(
+        self, tenant_id: str | None = None, status: str | None = None
+    ) -> list[View]:
+        """Applications (of one tenant, in one status), oldest first, with their documents
+        described (kind, issue date, file name, SHA-256; not the content)."""
+        async with self.db.transaction() as s:
+            stmt = select(ContractApplication)
+            if tenant_id is not None:
+                stmt = stmt.where(ContractApplication.tenant_id == tenant_id)
+            if status is not None:
+                stmt = stmt.where(ContractApplication.status == status)
+            apps = (await s.execute(stmt.order_by(ContractApplication.created_at))).scalars().all()
+            docs: dict[str, list[View]] = {a.id: [] for a in apps}
+            if apps:
+                for doc in (
+                    await s.execute(
+                        select(IdentityDocument)
+                        .where(IdentityDocument.application_id.in_(list(docs)))
+                        .order_by(IdentityDocument.created_at, IdentityDocument.id)
+                    )
+                ).scalars():
+                    docs[doc.application_id].append(row_view(doc, exclude=("content",)))
+            return [{**row_view(a), "documents": docs[a.id]} for a in apps]
+
+    async def changes(self, tenant_id: str) -> list[View]:
+        """Change requests of ``tenant_id``, oldest first."""
+        async with self.db.transaction() as s:
+            await self._tenant(s, tenant_id)
+            rows = (
+                await s.execute(
+                    select(ContractChange)
+                    .where(ContractChange.tenant_id == tenant_id)
+                    .order_by(ContractChange.created_at, ContractChange.id)
+                )
+            ).scalars()
+            return [row_view(r) for r in rows]
+
     # ---- notices ----
+
+    async def notice(self, tenant_id: str, notice_id: str) -> View:
+        """One notice given to ``tenant_id``; another tenant's is not found."""
+        async with self.db.transaction() as s:
+            row = (
+                await s.execute(
+                    select(Notice).where(Notice.tenant_id == tenant_id, Notice.id == notice_id)
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                raise not_found("通知", "Notice")
+            return row_view(row)
 
     async def notices(self, tenant_id: str) -> list[View]:
         """Every notice given to ``tenant_id``, oldest first."""
