@@ -50,7 +50,13 @@ from koe.billing.rules import (
 )
 from koe.billing.tariff import ITEMS, Group, Item, Tariff, TaxRate, price_book
 from koe.billing.tax import Totals, totals
-from koe.billing.transfers import BANK_FEES, names_match, parse_transfers, short_by_bank_fee
+from koe.billing.transfers import (
+    BANK_FEES,
+    TransferFileError,
+    names_match,
+    parse_transfers,
+    short_by_bank_fee,
+)
 from koe.core.clock import JST, Clock, jst_today
 from koe.core.domain import AddOn
 from koe.core.errors import not_found
@@ -1210,7 +1216,16 @@ class BillingService:
 
     async def import_transfers(self, data: bytes) -> TransferReport:
         """Import a bank CSV: match payers by half-width kana name, record payments (R4.4)."""
-        rows = parse_transfers(data)
+        try:
+            rows = parse_transfers(data)
+        except TransferFileError as err:
+            raise invalid(
+                "file",
+                "invalid_transfer_file",
+                f"振込明細CSVを読めません: {err}(取引日・入金額・振込依頼人名の列が必要です)",
+                f"Cannot read the bank transfer CSV: {err} "
+                "(it needs date, amount and payer columns).",
+            ) from err
         report = TransferReport(rows=len(rows))
         async with self.db.transaction() as s:
             tenants = [
