@@ -17,7 +17,7 @@ from koe.core.clock import JST
 from koe.core.settings import Settings
 from tests.billing.helpers import active_tenant, issuer, pdf_text
 from tests.cli.test_commands import Cli
-from tests.contracts.smtp import Inbox, smtp_server
+from tests.contracts.smtp import Inbox, smtp_server, tenant_with_contacts
 
 __all__ = ["smtp_server"]
 
@@ -82,18 +82,11 @@ def test_notices_send_over_smtp(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def prepare(koe: Koe) -> None:
-        tenant = await koe.tenants.create(
-            {
-                "code": "acme",
-                "company_name": "株式会社アクメ",
-                "representative_name": "山田 太郎",
-                "address": "東京都渋谷区1-1",
-                "phone": "03-1111-2222",
-            },
-            [{"kind": "billing", "name": "経理 花子", "email": "keiri@acme.example"}],
+        tenant_id = await tenant_with_contacts(
+            koe, [{"kind": "billing", "name": "経理 花子", "email": "keiri@acme.example"}]
         )
         await koe.contracts.suspend(
-            tenant["id"],
+            tenant_id,
             SuspensionReason.UNPAID,
             datetime(2026, 11, 25, 9, 0, tzinfo=JST),
             until_paid=True,

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from koe.app import Koe
+
 
 @dataclass
 class Received:
@@ -79,3 +81,18 @@ def smtp_server() -> Iterator[Inbox]:
         yield inbox
     finally:
         controller.stop()
+
+
+async def tenant_with_contacts(koe: Koe, contacts: list[dict[str, Any]]) -> str:
+    """Tenant ``acme`` with ``contacts``; its id."""
+    view = await koe.tenants.create(
+        {
+            "code": "acme",
+            "company_name": "株式会社アクメ",
+            "representative_name": "山田 太郎",
+            "address": "東京都渋谷区1-1",
+            "phone": "03-1111-2222",
+        },
+        contacts,
+    )
+    return str(view["id"])

@@ -17,7 +17,7 @@ from koe.contracts.mailer import BACKOFF, retry_delay
 from koe.contracts.rules import SuspensionReason
 from koe.core.clock import JST, FrozenClock
 from koe.core.settings import Settings
-from tests.contracts.smtp import Inbox, free_port, smtp_server
+from tests.contracts.smtp import Inbox, free_port, smtp_server, tenant_with_contacts
 
 __all__ = ["smtp_server"]
 
@@ -56,17 +56,7 @@ async def mailing(
 
 
 async def _tenant(koe: Koe) -> str:
-    view = await koe.tenants.create(
-        {
-            "code": "acme",
-            "company_name": "株式会社アクメ",
-            "representative_name": "山田 太郎",
-            "address": "東京都渋谷区1-1",
-            "phone": "03-1111-2222",
-        },
-        CONTACTS,
-    )
-    return str(view["id"])
+    return await tenant_with_contacts(koe, CONTACTS)
 
 
 async def _suspend(koe: Koe, tenant_id: str) -> None:

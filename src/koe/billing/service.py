@@ -1007,18 +1007,26 @@ class BillingService:
             if month is not None:
                 stmt = stmt.where(Invoice.month == month_start(month))
             rows = (await s.execute(stmt.order_by(Invoice.month, Invoice.number))).scalars().all()
-            lines: dict[str, list[InvoiceLine]] = defaultdict(list)
-            ids = [r.id for r in rows]
-            for start in range(0, len(ids), BATCH):
-                for line in (
-                    await s.execute(
-                        select(InvoiceLine)
-                        .where(InvoiceLine.invoice_id.in_(ids[start : start + BATCH]))
-                        .order_by(InvoiceLine.position)
-                    )
-                ).scalars():
-                    lines[line.invoice_id].append(line)
+            lines = await self._children(
+                s, InvoiceLine.invoice_id, [r.id for r in rows], InvoiceLine.position
+            )
             return [self._invoice_view(r, lines[r.id]) for r in rows]
+
+    async def _children(
+        self, s: AsyncSession, parent: Any, ids: Sequence[str], *order: Any
+    ) -> dict[str, list[Any]]:
+        """Rows whose ``parent`` column is one of ``ids``, grouped by it (read in batches)."""
+        found: dict[str, list[Any]] = defaultdict(list)
+        for start in range(0, len(ids), BATCH):
+            for row in (
+                await s.execute(
+                    select(parent.class_)
+                    .where(parent.in_(ids[start : start + BATCH]))
+                    .order_by(*order)
+                )
+            ).scalars():
+                found[getattr(row, parent.key)].append(row)
+        return found
 
     async def find_invoice(self, key: str) -> View:
         """An invoice or credit note of any tenant by id or number (the operator's look-up)."""
@@ -1085,7 +1093,7 @@ class BillingService:
                     .order_by(Payment.received_on, Payment.created_at, Payment.id)
                 )
             ).scalars()
-            return await self._payment_views(s, tenant_id, list(rows))
+            return await self._payment_views(s, list(rows))
 
     async def payment(self, tenant_id: str, payment_id: str) -> View:
         """One payment of ``tenant_id``; another tenant's is not found."""
@@ -1097,26 +1105,19 @@ class BillingService:
             ).scalar_one_or_none()
             if row is None:
                 raise not_found("入金", "Payment")
-            return (await self._payment_views(s, tenant_id, [row]))[0]
+            return (await self._payment_views(s, [row]))[0]
 
-    async def _payment_views(
-        self, s: AsyncSession, tenant_id: str, rows: Sequence[Payment]
-    ) -> list[View]:
-        allocations: dict[str, list[View]] = defaultdict(list)
-        ids = [r.id for r in rows]
-        for start in range(0, len(ids), BATCH):
-            for alloc in (
-                await s.execute(
-                    select(PaymentAllocation)
-                    .where(
-                        PaymentAllocation.tenant_id == tenant_id,
-                        PaymentAllocation.payment_id.in_(ids[start : start + BATCH]),
-                    )
-                    .order_by(PaymentAllocation.on, PaymentAllocation.id)
-                )
-            ).scalars():
-                allocations[alloc.payment_id].append(row_view(alloc))
-        return [{**row_view(r), "allocations": allocations[r.id]} for r in rows]
+    async def _payment_views(self, s: AsyncSession, rows: Sequence[Payment]) -> list[View]:
+        allocations = await self._children(
+            s,
+            PaymentAllocation.payment_id,
+            [r.id for r in rows],
+            PaymentAllocation.on,
+            PaymentAllocation.id,
+        )
+        return [
+            {**row_view(r), "allocations": [row_view(a) for a in allocations[r.id]]} for r in rows
+        ]
 
     async def _apply_payment(
         self,
