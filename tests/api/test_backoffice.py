@@ -240,15 +240,16 @@ async def test_monthly_run_invoices_pdf_csv_correction_and_payment(world: World)
         f"{OPS}/tenants/{t.id}/invoices/{invoice['id']}/correction", json={"reason": "宛名訂正"}
     )
     assert corrected.status_code == 201, corrected.text
-    kinds = {
-        i["id"]: (i["kind"], i["status"])
-        for i in (await t.admin.get(f"{BASE}/invoices")).json()["items"]
-    }
+    kinds_items = (await t.admin.get(f"{BASE}/invoices")).json()["items"]
+    kinds = {i["id"]: (i["kind"], i["status"]) for i in kinds_items}
     assert kinds == {
         invoice["id"]: ("invoice", "credited"),
         corrected.json()["credit_note_id"]: ("credit_note", "issued"),
         corrected.json()["invoice_id"]: ("invoice", "issued"),
     }
+    second = (await admin.get(f"{OPS}/invoices", params={"offset": 1, "limit": 1})).json()
+    assert (second["total"], len(second["items"])) == (3, 1)
+    assert second["items"][0]["number"] == sorted(i["number"] for i in kinds_items)[1]
 
     paid = await admin.post(
         f"{OPS}/tenants/{t.id}/payments",

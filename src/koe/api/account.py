@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from koe.api import backoffice_schemas as b
-from koe.api.deps import Action, ObjectId, Scope, Svc
+from koe.api.deps import Action, ObjectId, Scope, Services, Svc
 from koe.api.directory import ScopeFor, _annotate
 from koe.api.schemas import PageOut
 from koe.billing.pdf import render_invoice
@@ -28,14 +28,14 @@ def month_or_none(text: str | None) -> date | None:
     return None if text is None else parse_month(text)
 
 
-def page(items: list[Any], offset: int, limit: int) -> dict[str, Any]:
-    """One page of ``items``."""
-    return {
-        "items": items[offset : offset + limit],
-        "total": len(items),
-        "offset": offset,
-        "limit": limit,
-    }
+async def invoice_page(
+    svc: Services, tenant_id: str | None, query: b.InvoiceQuery
+) -> dict[str, Any]:
+    """One page of invoices (of one tenant, of a month)."""
+    items, total = await svc.billing.invoice_page(
+        tenant_id, month_or_none(query.month), offset=query.offset, limit=query.limit
+    )
+    return {"items": items, "total": total, "offset": query.offset, "limit": query.limit}
 
 
 def pdf_response(pdf: bytes, number: str) -> Response:
@@ -52,8 +52,7 @@ def add_account_routes(router: APIRouter, scope_for: ScopeFor) -> None:
     read = Annotated[Scope, Depends(scope_for("billing", Action.READ))]
 
     async def list_invoices(scope: Any, query: Any, svc: Svc) -> dict[str, Any]:
-        items = await svc.billing.invoices(scope.tenant_id, month_or_none(query.month))
-        return page(items, query.offset, query.limit)
+        return await invoice_page(svc, scope.tenant_id, query)
 
     async def get_invoice(scope: Any, object_id: ObjectId, svc: Svc) -> dict[str, Any]:
         return await svc.billing.invoice(scope.tenant_id, object_id)

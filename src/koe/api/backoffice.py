@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile, status
 
 from koe.api import backoffice_schemas as b
-from koe.api.account import add_account_routes, month_or_none, page
+from koe.api.account import add_account_routes, invoice_page
 from koe.api.deps import Action, ObjectId, Scope, Svc, operated_tenant, operator, operator_admin
 from koe.api.schemas import AddOnOut, PageOut
 from koe.billing.service import StatementRow
@@ -400,12 +400,9 @@ async def run_month(body: b.RunIn, svc: Svc) -> dict[str, Any]:
 
 
 @router.get("/invoices", response_model=PageOut[b.InvoiceOut], tags=BILLING)
-async def all_invoices(
-    query: Annotated[b.OperatorInvoiceQuery, Query()], svc: Svc
-) -> dict[str, Any]:
+async def all_invoices(query: Annotated[b.InvoiceQuery, Query()], svc: Svc) -> dict[str, Any]:
     """Every tenant's invoices and credit notes (of a month)."""
-    items = await svc.billing.invoices(month=month_or_none(query.month))
-    return page(items, query.offset, query.limit)
+    return await invoice_page(svc, None, query)
 
 
 @router.get(

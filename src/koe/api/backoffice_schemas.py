@@ -12,7 +12,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BeforeValidator, Field, StringConstraints, create_model
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    create_model,
+)
 from pydantic_core import PydanticCustomError
 
 from koe.api.schemas import (
@@ -20,13 +27,13 @@ from koe.api.schemas import (
     Document,
     Input,
     Label,
-    Name,
     Note500,
     Output,
     PhoneText,
     TenantCreate,
     Text200,
     Text300,
+    _no_control,
 )
 from koe.billing.credits import Cause
 from koe.billing.tariff import Item
@@ -46,7 +53,9 @@ Yen = Annotated[int, Field(ge=1, le=MAX_YEN)]
 Yen0 = Annotated[int, Field(ge=0, le=MAX_YEN)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
 Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", max_length=7)]
-Note1000 = Annotated[str, StringConstraints(max_length=1000)]
+Note1000 = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_no_control)]
+# Restriction details share a 500-character column with the article and reason codes.
+Detail = Annotated[str, StringConstraints(max_length=400), AfterValidator(_no_control)]
 ServiceName = Literal["basic", "recording_delivery", "transcription"]
 ChangeKind = Literal[
     "add_licenses",
@@ -107,7 +116,7 @@ class DocumentUpload(Input):
 
     kind: DocumentKind
     issued_on: date
-    filename: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    filename: Text200
     content_type: Literal["application/pdf", "image/jpeg", "image/png"] = "application/pdf"
     content_base64: FileContent
 
@@ -226,7 +235,7 @@ class SuspensionIn(Input):
     ends_at: AwareDatetime | None = None
     until_paid: bool = False
     addon: AddOn | None = None
-    detail: Note500 = ""
+    detail: Detail = ""
 
 
 class PauseIn(Input):
@@ -236,7 +245,7 @@ class PauseIn(Input):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     addon: AddOn | None = None
-    detail: Note500 = ""
+    detail: Detail = ""
 
 
 class InterruptionIn(Input):
@@ -476,7 +485,7 @@ class CarrierRowIn(Input):
 class CarrierStatementIn(Input):
     """A carrier's statement; ``cdr_counts`` maps ``+81…|YYYY-MM`` to Koe's call count."""
 
-    carrier: Name
+    carrier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
     rows: list[CarrierRowIn] = Field(min_length=1, max_length=20_000)
     cdr_counts: dict[Annotated[str, StringConstraints(max_length=40)], Count] | None = Field(
         default=None, max_length=20_000
@@ -559,10 +568,6 @@ class InvoiceQuery(Input):
     limit: int = Field(50, ge=1, le=500)
 
 
-class OperatorInvoiceQuery(InvoiceQuery):
-    """Every tenant's invoices, by month."""
-
-
 class PdfQuery(Input):
     """The language of the PDF."""
 
@@ -612,7 +617,7 @@ class OffsetIn(Input):
 
     amount_yen: Yen
     on: date
-    operator_debt: Text300
+    operator_debt: Text200
 
 
 class AllocationOut(Output):

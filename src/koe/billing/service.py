@@ -1000,17 +1000,32 @@ class BillingService:
 
     async def invoices(self, tenant_id: str | None = None, month: date | None = None) -> list[View]:
         """Invoices and credit notes (all tenants for the operator), with their lines."""
+        return (await self.invoice_page(tenant_id, month))[0]
+
+    async def invoice_page(
+        self,
+        tenant_id: str | None = None,
+        month: date | None = None,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[View], int]:
+        """One page of ``invoices`` (by month, then number) and how many there are in all."""
         async with self.db.transaction() as s:
             stmt = select(Invoice)
             if tenant_id is not None:
                 stmt = stmt.where(Invoice.tenant_id == tenant_id)
             if month is not None:
                 stmt = stmt.where(Invoice.month == month_start(month))
-            rows = (await s.execute(stmt.order_by(Invoice.month, Invoice.number))).scalars().all()
+            total = (
+                await s.execute(select(func.count()).select_from(stmt.subquery()))
+            ).scalar_one()
+            stmt = stmt.order_by(Invoice.month, Invoice.number).offset(offset).limit(limit)
+            rows = (await s.execute(stmt)).scalars().all()
             lines = await self._children(
                 s, InvoiceLine.invoice_id, [r.id for r in rows], InvoiceLine.position
             )
-            return [self._invoice_view(r, lines[r.id]) for r in rows]
+            return [self._invoice_view(r, lines[r.id]) for r in rows], int(total)
 
     async def _children(
         self, s: AsyncSession, parent: Any, ids: Sequence[str], *order: Any
