@@ -54,6 +54,7 @@ Yen0 = Annotated[int, Field(ge=0, le=MAX_YEN)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
 Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", max_length=7)]
 Note1000 = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_no_control)]
+Text = Annotated[str, StringConstraints(max_length=300), AfterValidator(_no_control)]
 # Restriction details share a 500-character column with the article and reason codes.
 Detail = Annotated[str, StringConstraints(max_length=400), AfterValidator(_no_control)]
 ServiceName = Literal["basic", "recording_delivery", "transcription"]
@@ -408,9 +409,9 @@ class IssuerIn(Input):
     name: Text200
     registration_number: Annotated[str, StringConstraints(pattern=r"^T[0-9]{13}$")]
     effective_from: date
-    address: Annotated[str, StringConstraints(max_length=300)] = ""
-    phone: Annotated[str, StringConstraints(max_length=30)] = ""
-    bank_account: Annotated[str, StringConstraints(max_length=300)] = ""
+    address: Text = ""
+    phone: Annotated[str, StringConstraints(max_length=30), AfterValidator(_no_control)] = ""
+    bank_account: Text = ""
 
 
 class IssuerOut(Output):
@@ -446,7 +447,7 @@ class OneOffIn(Input):
     item: Item
     amount_yen: Yen
     month: Month
-    description: Annotated[str, StringConstraints(max_length=300)] = ""
+    description: Text = ""
 
 
 class SurchargeIn(Input):
@@ -454,7 +455,7 @@ class SurchargeIn(Input):
 
     evaded_yen: Yen
     month: Month
-    description: Annotated[str, StringConstraints(max_length=300)] = ""
+    description: Text = ""
 
 
 class OneOffOut(Output):
@@ -485,7 +486,11 @@ class CarrierRowIn(Input):
 class CarrierStatementIn(Input):
     """A carrier's statement; ``cdr_counts`` maps ``+81…|YYYY-MM`` to Koe's call count."""
 
-    carrier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    carrier: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=60),
+        AfterValidator(_no_control),
+    ]
     rows: list[CarrierRowIn] = Field(min_length=1, max_length=20_000)
     cdr_counts: dict[Annotated[str, StringConstraints(max_length=40)], Count] | None = Field(
         default=None, max_length=20_000

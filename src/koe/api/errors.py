@@ -140,6 +140,8 @@ def _translate(error: Mapping[str, Any]) -> tuple[str, str, str]:
     if kind in _SIZES:
         code, key, ja, en = _SIZES[kind]
         return code, ja.format(ctx.get(key)), en.format(ctx.get(key))
+    if kind == "int_parsing_size":  # more digits than any integer Koe stores
+        return "out_of_range", "数値が大きすぎます。", "The number is too large."
     if kind in _RANGE:
         key, ja, en = _RANGE[kind]
         return "out_of_range", ja.format(ctx.get(key)), en.format(ctx.get(key))
@@ -178,6 +180,10 @@ _CUSTOM: dict[str, tuple[str, str]] = {
         "The document is too large or too deeply nested.",
     ),
     "invalid_template": ("不明なテンプレートです。", "Unknown template."),
+    "invalid_base64": (
+        "ファイルの内容は base64 で指定してください。",
+        "The file content must be base64.",
+    ),
 }
 
 
