@@ -181,7 +181,7 @@ async def test_application_is_validated_field_by_field(world: World) -> None:
     fields = {f["field"]: f["code"] for f in response.json()["fields"]}
     assert fields == {
         "anti_social_attested": "required",
-        "documents.0.content_base64": "invalid_value",
+        "documents.0.content_base64": "invalid_base64",
         "company.status": "unknown_field",
     }
     no_documents = application("acme", documents=[])

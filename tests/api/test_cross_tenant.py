@@ -38,6 +38,8 @@ OPERATOR_ONLY = {
     "suspensions",
     "termination",
 }
+# One per tenant, addressed without an id: the token decides whose it is.
+SINGLETONS = {"settings"}
 
 
 @functools.cache
@@ -63,8 +65,8 @@ def _object_routes(resource: str) -> list[tuple[str, str]]:
 
 
 def test_walked_resources_are_exactly_the_registered_routes() -> None:
-    tenant_routes = _resources_under(BASE) - {"auth", "operator"}
-    operated_routes = _resources_under(f"{BASE}/operator/tenants/{{tenant_id}}")
+    tenant_routes = _resources_under(BASE) - {"auth", "operator"} - SINGLETONS
+    operated_routes = _resources_under(f"{BASE}/operator/tenants/{{tenant_id}}") - SINGLETONS
     assert set(WALKED) | set(ACCOUNT_WALKED) == tenant_routes
     assert operated_routes == tenant_routes | OPERATOR_ONLY
     assert set(SAMPLES) == set(WALKED)
@@ -207,3 +209,17 @@ async def test_other_tenants_balance_is_never_shown(world: World) -> None:
     }
     refused = await b.admin.get(f"{BASE}/operator/tenants/{a.id}/balance")
     assert refused.status_code == 403
+
+
+@pytest.mark.parametrize("resource", sorted(SINGLETONS))
+async def test_singletons_belong_to_the_callers_tenant(world: World, resource: str) -> None:
+    a = await world.tenant("tenant-a")
+    b = await world.tenant("tenant-b")
+    before = (await a.admin.get(f"{BASE}/{resource}")).json()
+    paths = {p for p in _paths() if p.endswith(f"/{resource}")}
+    assert paths == {f"{BASE}/{resource}", f"{BASE}/operator/tenants/{{tenant_id}}/{resource}"}
+    assert (await b.admin.patch(f"{BASE}/{resource}", json={"language": "en"})).status_code == 200
+    assert (await a.admin.get(f"{BASE}/{resource}")).json() == before
+    # The operator path with another tenant's id is operator-only.
+    other = await b.admin.get(f"{BASE}/operator/tenants/{a.id}/{resource}")
+    assert other.status_code == 403

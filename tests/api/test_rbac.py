@@ -8,7 +8,7 @@ from koe.core.domain import Role
 from tests.api.conftest import BASE, Actor, Tenant, World
 
 WRITABLE = [name for name, r in API_RESOURCES.items() if r.create is not None]
-SUPERVISOR_READS = {"agents", "queues", "skills"}
+SUPERVISOR_READS = {"agents", "queues", "skills", "settings"}
 
 
 async def _as(world: World, t: Tenant, role: Role) -> Actor:

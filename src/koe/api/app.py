@@ -13,6 +13,7 @@ from koe.api.account import add_account_routes
 from koe.api.deps import Services, own_tenant
 from koe.api.directory import add_directory_routes
 from koe.api.schemas import ErrorOut
+from koe.api.settings import add_settings_routes
 
 API_PREFIX = "/api/v1"
 MAX_BODY_BYTES = 1024 * 1024  # flow documents are the largest bodies, at most 64 KiB
@@ -68,5 +69,6 @@ def create_api(services: Services, *, close_on_shutdown: bool = False) -> FastAP
     v1.include_router(backoffice.router)
     add_directory_routes(v1, own_tenant)
     add_account_routes(v1, own_tenant)
+    add_settings_routes(v1)
     app.include_router(v1)
     return app

@@ -61,7 +61,7 @@ class Action(StrEnum):
 
 
 # Supervisors read what they supervise; agents read only themselves (/auth/me).
-SUPERVISOR_READS = frozenset({"agents", "queues", "skills"})
+SUPERVISOR_READS = frozenset({"agents", "queues", "skills", "settings"})
 
 
 def may(role: Role, resource: str, action: Action) -> bool:

@@ -56,6 +56,9 @@ from koe.store.models import (
 from koe.tenancy.flowdoc import validate_flow, validate_ivr
 from koe.tenancy.repository import Page, TenantRepository
 from koe.tenancy.restrictions import Allowance, allowance
+from koe.tenancy.settings import TenantSettings
+from koe.tenancy.settings import apply as apply_settings
+from koe.tenancy.settings import resolve as resolve_settings
 
 log = logging.getLogger(__name__)
 
@@ -1088,3 +1091,24 @@ class TenantService:
                 "named_users_allowed": holdings.named_users,
                 "named_users_in_use": await directory.named_users(s, tenant_id),
             }
+
+    async def settings(self, tenant_id: str) -> TenantSettings:
+        """The tenant's effective settings (stored values over defaults)."""
+        async with self.db.transaction() as s:
+            tenant = await s.get(Tenant, tenant_id)
+            if tenant is None:
+                raise not_found("テナント", "Tenant")
+            return resolve_settings(tenant.settings or {})
+
+    async def update_settings(self, tenant_id: str, changes: Mapping[str, Any]) -> TenantSettings:
+        """Validate and store changed settings; publishes ``settings.changed``."""
+        async with self.db.transaction() as s:
+            tenant = await s.get(Tenant, tenant_id)
+            if tenant is None:
+                raise not_found("テナント", "Tenant")
+            updated = apply_settings(tenant.settings or {}, dict(changes))
+            tenant.settings = updated.model_dump()
+        await self.bus.publish(
+            Event("settings.changed", tenant_id, self.clock.now(), updated.model_dump())
+        )
+        return updated
