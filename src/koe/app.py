@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from koe.api.app import create_api
 from koe.billing.service import BillingService
+from koe.contracts.mailer import NoticeMailer
 from koe.contracts.service import ContractService
 from koe.core.clock import Clock, SystemClock
 from koe.core.events import EventBus
@@ -33,10 +34,12 @@ class Koe:
     auth: AuthService
     billing: BillingService
     contracts: ContractService
+    notices: NoticeMailer
     extras: dict[str, object] = field(default_factory=dict)
 
     async def close(self) -> None:
-        """Release what ``build`` opened."""
+        """Release what ``build`` opened (after the notice e-mails being sent)."""
+        await self.notices.close()
         await self.db.dispose()
 
 
@@ -51,6 +54,8 @@ def build(
     tenants = TenantService(db, clock, bus)
     contracts = ContractService(db, clock, bus, tenants)
     bus.subscribe(contracts.on_event)  # paying lifts an Art. 16-2 suspension
+    notices = NoticeMailer(db, clock, settings)
+    bus.subscribe(notices.on_event)  # a stored notice is e-mailed at once
     return Koe(
         settings=settings,
         clock=clock,
@@ -61,6 +66,7 @@ def build(
         auth=AuthService(db, clock, bus, settings),
         billing=BillingService(db, clock, bus),
         contracts=contracts,
+        notices=notices,
     )
 
 

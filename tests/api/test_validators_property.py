@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
+from koe.api import backoffice_schemas as b
 from koe.api import schemas as s
 from koe.api.directory import API_RESOURCES
 from koe.api.errors import language, validation_error
@@ -30,10 +31,29 @@ KNOWN_CODES = {
     "invalid_timezone",
     "document_too_large",
     "invalid_template",
+    "invalid_base64",
 }
 MODELS: list[type[BaseModel]] = [
     m for r in API_RESOURCES.values() for m in (r.create, r.update) if m is not None
 ] + [s.TenantCreate, s.TenantUpdate, s.LoginIn, s.LicenseBuy, s.AddOnSubscribe, s.PasswordChange]
+# The back office (contracts and billing).
+MODELS += [
+    b.ApplicationIn,
+    b.DocumentUpload,
+    b.ChangeIn,
+    b.SuspensionIn,
+    b.PauseIn,
+    b.TerminationIn,
+    b.TariffIn,
+    b.IssuerIn,
+    b.TaxRateIn,
+    b.OneOffIn,
+    b.CarrierStatementIn,
+    b.RunIn,
+    b.PaymentIn,
+    b.OffsetIn,
+    b.OutageIn,
+]
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=120)
 KEYS = st.text(max_size=12)

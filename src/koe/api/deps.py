@@ -10,6 +10,10 @@ from typing import Annotated, Protocol
 
 from fastapi import Depends, Path, Request
 
+from koe.billing.service import BillingService
+from koe.contracts.mailer import NoticeMailer
+from koe.contracts.service import ContractService
+from koe.core.clock import Clock
 from koe.core.domain import Role
 from koe.core.errors import AuthenticationFailed, PermissionDenied, not_found
 from koe.core.settings import Settings
@@ -23,11 +27,19 @@ class Services(Protocol):
     @property
     def settings(self) -> Settings: ...
     @property
+    def clock(self) -> Clock: ...
+    @property
     def tenants(self) -> TenantService: ...
     @property
     def directory(self) -> DirectoryService: ...
     @property
     def auth(self) -> AuthService: ...
+    @property
+    def billing(self) -> BillingService: ...
+    @property
+    def contracts(self) -> ContractService: ...
+    @property
+    def notices(self) -> NoticeMailer: ...
     async def close(self) -> None:
         """Release what the services hold."""
 

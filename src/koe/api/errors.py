@@ -140,6 +140,8 @@ def _translate(error: Mapping[str, Any]) -> tuple[str, str, str]:
     if kind in _SIZES:
         code, key, ja, en = _SIZES[kind]
         return code, ja.format(ctx.get(key)), en.format(ctx.get(key))
+    if kind == "int_parsing_size":  # more digits than any integer Koe stores
+        return "out_of_range", "数値が大きすぎます。", "The number is too large."
     if kind in _RANGE:
         key, ja, en = _RANGE[kind]
         return "out_of_range", ja.format(ctx.get(key)), en.format(ctx.get(key))
@@ -178,6 +180,10 @@ _CUSTOM: dict[str, tuple[str, str]] = {
         "The document is too large or too deeply nested.",
     ),
     "invalid_template": ("不明なテンプレートです。", "Unknown template."),
+    "invalid_base64": (
+        "ファイルの内容は base64 で指定してください。",
+        "The file content must be base64.",
+    ),
 }
 
 
@@ -247,12 +253,16 @@ class _BodyTooLarge(StarletteHTTPException):
 
 
 class Guard:
-    """ASGI middleware: bodies over the limit get 413 before any work; an unhandled exception
-    is logged and answered 500, with no traceback leaving the server."""
+    """ASGI middleware: bodies over the limit (``larger`` for upload paths) get 413 before any
+    work; an unhandled exception is logged and answered 500, with no traceback leaving the
+    server."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -260,8 +270,9 @@ class Guard:
             return
         headers = Headers(scope=scope)
         lang = language(headers.get("accept-language"))
+        limit = self.larger.get(scope.get("path", ""), self.max_body_bytes)
         length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.max_body_bytes:
+        if length.isdigit() and int(length) > limit:
             code, ja, en = _HTTP_CODES[413]
             await error_response(KoeError(code, ja, en), lang, 413)(scope, receive, send)
             return
@@ -272,7 +283,7 @@ class Guard:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_body_bytes:
+            if received > limit:
                 raise _BodyTooLarge
             return message
 
@@ -296,9 +307,9 @@ class Guard:
             await error_response(err, lang, 500)(scope, receive, send)
 
 
-def install(app: FastAPI, max_body_bytes: int) -> None:
+def install(app: FastAPI, max_body_bytes: int, larger: Mapping[str, int] | None = None) -> None:
     """Register the error handlers and the guard middleware on ``app``."""
     app.add_exception_handler(KoeError, _on_koe_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_middleware(Guard, max_body_bytes=max_body_bytes)
+    app.add_middleware(Guard, max_body_bytes=max_body_bytes, larger=larger)

@@ -50,7 +50,13 @@ from koe.billing.rules import (
 )
 from koe.billing.tariff import ITEMS, Group, Item, Tariff, TaxRate, price_book
 from koe.billing.tax import Totals, totals
-from koe.billing.transfers import BANK_FEES, names_match, parse_transfers, short_by_bank_fee
+from koe.billing.transfers import (
+    BANK_FEES,
+    TransferFileError,
+    names_match,
+    parse_transfers,
+    short_by_bank_fee,
+)
 from koe.core.clock import JST, Clock, jst_today
 from koe.core.domain import AddOn
 from koe.core.errors import not_found
@@ -994,25 +1000,60 @@ class BillingService:
 
     async def invoices(self, tenant_id: str | None = None, month: date | None = None) -> list[View]:
         """Invoices and credit notes (all tenants for the operator), with their lines."""
+        return (await self.invoice_page(tenant_id, month))[0]
+
+    async def invoice_page(
+        self,
+        tenant_id: str | None = None,
+        month: date | None = None,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[View], int]:
+        """One page of ``invoices`` (by month, then number) and how many there are in all."""
         async with self.db.transaction() as s:
             stmt = select(Invoice)
             if tenant_id is not None:
                 stmt = stmt.where(Invoice.tenant_id == tenant_id)
             if month is not None:
                 stmt = stmt.where(Invoice.month == month_start(month))
-            rows = (await s.execute(stmt.order_by(Invoice.month, Invoice.number))).scalars().all()
-            lines: dict[str, list[InvoiceLine]] = defaultdict(list)
-            ids = [r.id for r in rows]
-            for start in range(0, len(ids), BATCH):
-                for line in (
-                    await s.execute(
-                        select(InvoiceLine)
-                        .where(InvoiceLine.invoice_id.in_(ids[start : start + BATCH]))
-                        .order_by(InvoiceLine.position)
-                    )
-                ).scalars():
-                    lines[line.invoice_id].append(line)
-            return [self._invoice_view(r, lines[r.id]) for r in rows]
+            total = (
+                await s.execute(select(func.count()).select_from(stmt.subquery()))
+            ).scalar_one()
+            stmt = stmt.order_by(Invoice.month, Invoice.number).offset(offset).limit(limit)
+            rows = (await s.execute(stmt)).scalars().all()
+            lines = await self._children(
+                s, InvoiceLine.invoice_id, [r.id for r in rows], InvoiceLine.position
+            )
+            return [self._invoice_view(r, lines[r.id]) for r in rows], int(total)
+
+    async def _children(
+        self, s: AsyncSession, parent: Any, ids: Sequence[str], *order: Any
+    ) -> dict[str, list[Any]]:
+        """Rows whose ``parent`` column is one of ``ids``, grouped by it (read in batches)."""
+        found: dict[str, list[Any]] = defaultdict(list)
+        for start in range(0, len(ids), BATCH):
+            for row in (
+                await s.execute(
+                    select(parent.class_)
+                    .where(parent.in_(ids[start : start + BATCH]))
+                    .order_by(*order)
+                )
+            ).scalars():
+                found[getattr(row, parent.key)].append(row)
+        return found
+
+    async def find_invoice(self, key: str) -> View:
+        """An invoice or credit note of any tenant by id or number (the operator's look-up)."""
+        async with self.db.transaction() as s:
+            inv = (
+                await s.execute(
+                    select(Invoice).where(or_(Invoice.id == key, Invoice.number == key))
+                )
+            ).scalar_one_or_none()
+            if inv is None:
+                raise invoice_not_found()
+            return self._invoice_view(inv, await self._lines(s, inv.tenant_id, inv.id))
 
     def _invoice_view(self, inv: Invoice, lines: Sequence[InvoiceLine]) -> View:
         view = row_view(inv)
@@ -1056,6 +1097,42 @@ class BillingService:
         if view["settled"]:
             await self._publish("billing.tenant_settled", tenant_id, {"on": view["received_on"]})
         return view
+
+    async def payments(self, tenant_id: str) -> list[View]:
+        """Payments and offsets of ``tenant_id``, oldest first, with where each went."""
+        async with self.db.transaction() as s:
+            rows = (
+                await s.execute(
+                    select(Payment)
+                    .where(Payment.tenant_id == tenant_id)
+                    .order_by(Payment.received_on, Payment.created_at, Payment.id)
+                )
+            ).scalars()
+            return await self._payment_views(s, list(rows))
+
+    async def payment(self, tenant_id: str, payment_id: str) -> View:
+        """One payment of ``tenant_id``; another tenant's is not found."""
+        async with self.db.transaction() as s:
+            row = (
+                await s.execute(
+                    select(Payment).where(Payment.tenant_id == tenant_id, Payment.id == payment_id)
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                raise not_found("入金", "Payment")
+            return (await self._payment_views(s, [row]))[0]
+
+    async def _payment_views(self, s: AsyncSession, rows: Sequence[Payment]) -> list[View]:
+        allocations = await self._children(
+            s,
+            PaymentAllocation.payment_id,
+            [r.id for r in rows],
+            PaymentAllocation.on,
+            PaymentAllocation.id,
+        )
+        return [
+            {**row_view(r), "allocations": [row_view(a) for a in allocations[r.id]]} for r in rows
+        ]
 
     async def _apply_payment(
         self,
@@ -1155,7 +1232,16 @@ class BillingService:
 
     async def import_transfers(self, data: bytes) -> TransferReport:
         """Import a bank CSV: match payers by half-width kana name, record payments (R4.4)."""
-        rows = parse_transfers(data)
+        try:
+            rows = parse_transfers(data)
+        except TransferFileError as err:
+            raise invalid(
+                "file",
+                "invalid_transfer_file",
+                f"振込明細CSVを読めません: {err}(取引日・入金額・振込依頼人名の列が必要です)",
+                f"Cannot read the bank transfer CSV: {err} "
+                "(it needs date, amount and payer columns).",
+            ) from err
         report = TransferReport(rows=len(rows))
         async with self.db.transaction() as s:
             tenants = [
@@ -1319,6 +1405,36 @@ class BillingService:
                         }
                     )
         return out
+
+    async def outages(self, tenant_id: str) -> list[View]:
+        """Outages recorded for ``tenant_id`` with their credits, oldest first."""
+        return await self._tenant_rows(Outage, tenant_id, Outage.started_at)
+
+    async def quotes(self, tenant_id: str) -> list[View]:
+        """Individual quotes of ``tenant_id`` (Art. 21-5), oldest first."""
+        return await self._tenant_rows(PriceQuote, tenant_id, PriceQuote.effective_from)
+
+    async def unmatched_transfers(self) -> list[View]:
+        """Bank credits no tenant could be matched to, for the operator to resolve."""
+        async with self.db.transaction() as s:
+            rows = (
+                await s.execute(
+                    select(UnmatchedTransfer).order_by(
+                        UnmatchedTransfer.received_on, UnmatchedTransfer.id
+                    )
+                )
+            ).scalars()
+            return [row_view(r) for r in rows]
+
+    async def _tenant_rows(self, model: Any, tenant_id: str, order: Any) -> list[View]:
+        async with self.db.transaction() as s:
+            await self._tenant(s, tenant_id)
+            rows = (
+                await s.execute(
+                    select(model).where(model.tenant_id == tenant_id).order_by(order, model.id)
+                )
+            ).scalars()
+            return [row_view(r) for r in rows]
 
     # ---- transcription plan (R2.1) ----
 

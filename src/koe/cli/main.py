@@ -1,4 +1,5 @@
-"""The ``koe`` command: ``up``, ``serve``, ``migrate``, tenants, users, CSV import/export."""
+"""The ``koe`` command: ``up``, ``serve``, ``migrate``, tenants, users, CSV import/export,
+billing and notices."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from koe.cli import accounts, server, transfer
+from koe.cli import accounts, billing, server, transfer
 from koe.cli.runtime import CliState, Wiring, detect_lang, report, safe_url, say, state
 from koe.core.errors import KoeError
 from koe.store.migrate import current
@@ -100,6 +101,8 @@ app.add_typer(accounts.user_app, name="user")
 app.add_typer(accounts.operator_app, name="operator")
 app.add_typer(transfer.import_app, name="import")
 app.add_typer(transfer.export_app, name="export")
+app.add_typer(billing.billing_app, name="billing")
+app.add_typer(billing.notices_app, name="notices")
 app.command("up")(server.up)
 app.command("serve")(server.serve)
 

@@ -18,6 +18,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from koe.billing.service import BillingService
+from koe.contracts.mailer import NoticeMailer
 from koe.core.clock import Clock
 from koe.core.errors import KoeError
 from koe.core.settings import Settings, load_settings
@@ -41,6 +43,10 @@ class Services(Protocol):
     def directory(self) -> DirectoryService: ...
     @property
     def auth(self) -> AuthService: ...
+    @property
+    def billing(self) -> BillingService: ...
+    @property
+    def notices(self) -> NoticeMailer: ...
     async def close(self) -> None:
         """Release what the services hold."""
 

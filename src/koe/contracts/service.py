@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from koe.contracts.mailer import queue_emails
 from koe.contracts.rules import (
     REJECT_TEXT,
     DocumentIn,
@@ -248,6 +249,7 @@ class ContractService:
                 related_id=app.id,
             )
             view = row_view(app)
+        await self._notified(tenant_id)
         await self._publish("contracts.accepted", tenant_id, view)
         return view
 
@@ -283,6 +285,7 @@ class ContractService:
                 related_id=app.id,
             )
             view = row_view(app)
+        await self._notified(tenant_id)
         await self._publish("contracts.rejected", tenant_id, view)
         return view
 
@@ -506,6 +509,7 @@ class ContractService:
                 related_id=change.id,
             )
             view = row_view(change)
+        await self._notified(tenant_id)
         return view
 
     async def apply_due_changes(self) -> int:
@@ -958,6 +962,8 @@ class ContractService:
                     ),
                     written=True,
                 )
+        for tenant_id in tenants:
+            await self._notified(tenant_id)
         return {"addon": addon.value, "effective_on": effective_on.isoformat(), "tenants": tenants}
 
     async def abolish_service(
@@ -1042,9 +1048,62 @@ class ContractService:
                     ),
                     related_id=row.id,
                 )
+        for tenant_id in tenants:
+            await self._notified(tenant_id)
         return view
 
+    # ---- reading ----
+
+    async def applications(
+        self, tenant_id: str | None = None, status: str | None = None
+    ) -> list[View]:
+        """Applications (of one tenant, in one status), oldest first, with their documents
+        described (kind, issue date, file name, SHA-256; not the content)."""
+        async with self.db.transaction() as s:
+            stmt = select(ContractApplication)
+            if tenant_id is not None:
+                stmt = stmt.where(ContractApplication.tenant_id == tenant_id)
+            if status is not None:
+                stmt = stmt.where(ContractApplication.status == status)
+            apps = (await s.execute(stmt.order_by(ContractApplication.created_at))).scalars().all()
+            docs: dict[str, list[View]] = {a.id: [] for a in apps}
+            if apps:
+                for doc in (
+                    await s.execute(
+                        select(IdentityDocument)
+                        .where(IdentityDocument.application_id.in_(list(docs)))
+                        .order_by(IdentityDocument.created_at, IdentityDocument.id)
+                    )
+                ).scalars():
+                    docs[doc.application_id].append(row_view(doc, exclude=("content",)))
+            return [{**row_view(a), "documents": docs[a.id]} for a in apps]
+
+    async def changes(self, tenant_id: str) -> list[View]:
+        """Change requests of ``tenant_id``, oldest first."""
+        async with self.db.transaction() as s:
+            await self._tenant(s, tenant_id)
+            rows = (
+                await s.execute(
+                    select(ContractChange)
+                    .where(ContractChange.tenant_id == tenant_id)
+                    .order_by(ContractChange.created_at, ContractChange.id)
+                )
+            ).scalars()
+            return [row_view(r) for r in rows]
+
     # ---- notices ----
+
+    async def notice(self, tenant_id: str, notice_id: str) -> View:
+        """One notice given to ``tenant_id``; another tenant's is not found."""
+        async with self.db.transaction() as s:
+            row = (
+                await s.execute(
+                    select(Notice).where(Notice.tenant_id == tenant_id, Notice.id == notice_id)
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                raise not_found("通知", "Notice")
+            return row_view(row)
 
     async def notices(self, tenant_id: str) -> list[View]:
         """Every notice given to ``tenant_id``, oldest first."""
@@ -1073,6 +1132,12 @@ class ContractService:
             await self._notice(
                 s, tenant_id, kind, article, subject, body, written=written, related_id=related_id
             )
+        await self._notified(tenant_id)
+
+    async def _notified(self, tenant_id: str) -> None:
+        """After the commit: notices of ``tenant_id`` are stored and their e-mails queued
+        (the notice mailer sends them on this event)."""
+        await self._publish("contracts.notice_stored", tenant_id, {})
 
     async def _notice(
         self,
@@ -1096,26 +1161,28 @@ class ContractService:
         )
         recipients = [{"kind": c.kind, "name": c.name, "email": c.email} for c in wanted]
         channels = ["email", "suite"] + (["written"] if written else [])
-        s.add(
-            Notice(
-                tenant_id=tenant_id,
-                kind=kind,
-                article=article,
-                subject_ja=subject[0],
-                subject_en=subject[1],
-                body_ja=body[0],
-                body_en=body[1],
-                recipients=recipients,
-                channels=channels,
-                delivery={
-                    "email": "queued" if any(r["email"] for r in recipients) else "no_address",
-                    "suite": "posted",
-                },
-                written=written,
-                related_id=related_id,
-                sent_at=self.clock.now(),
-            )
+        now = self.clock.now()
+        notice = Notice(
+            tenant_id=tenant_id,
+            kind=kind,
+            article=article,
+            subject_ja=subject[0],
+            subject_en=subject[1],
+            body_ja=body[0],
+            body_en=body[1],
+            recipients=recipients,
+            channels=channels,
+            delivery={
+                "email": "queued" if any(r["email"] for r in recipients) else "no_address",
+                "suite": "posted",
+            },
+            written=written,
+            related_id=related_id,
+            sent_at=now,
         )
+        s.add(notice)
+        await s.flush()
+        s.add_all(queue_emails(notice, now))
         log.info("notice tenant=%s kind=%s article=%s", tenant_id, kind, article)
 
     # ---- helpers ----

@@ -7,6 +7,9 @@
   ``settings.login_max_failures`` failures the key is locked for ``login_lock_minutes``.
 - Admin licenses count admin PCs: a tenant admin logs in with a ``device_id`` the browser keeps;
   the (N+1)th device is refused with the devices in use, or takes over the oldest.
+- Agents and supervisors of a tenant under a restriction that stops them (suspension, pause,
+  interruption, end of contract: R3.6) are refused with the restriction and its end, at login
+  and on every request; tenant admins still log in.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from koe.core.events import Event, EventBus
 from koe.core.ids import new_token
 from koe.core.settings import Settings
 from koe.identity.passwords import hash_password, verify_password
+from koe.licensing.restrictions import agent_login_refusal, allowance
 from koe.licensing.rules import DeviceInUse, decide_admin_login, holdings_on
 from koe.store.db import Database
 from koe.store.models import (
@@ -49,6 +53,7 @@ from koe.store.models import (
     LoginThrottle,
     OperatorUser,
     Tenant,
+    TenantRestriction,
     User,
 )
 
@@ -170,6 +175,9 @@ class AuthService:
                 "An admin login needs a device_id (8 to 64 letters, digits, '-' or '_').",
                 [FieldError("device_id", "device_id_required", "端末IDが必要です。", "Required.")],
             )
+        if account.role.is_named_user and account.tenant_id is not None:
+            async with self.db.transaction() as s:
+                await self._check_tenant_allows_agents(s, account.tenant_id)
         device = device_id or ""
         token = new_token()
         async with self.db.transaction() as s:
@@ -390,9 +398,32 @@ class AuthService:
                     "This session has been ended. Please log in again.",
                     details={"reason": "account_changed"},
                 )
+            if row.role.is_named_user and row.tenant_id is not None:
+                await self._check_tenant_allows_agents(s, row.tenant_id)
             if now - as_utc(row.last_seen_at) >= LAST_SEEN_RESOLUTION:
                 row.last_seen_at = now
             return self._principal(row, person.login)
+
+    async def _check_tenant_allows_agents(self, s: AsyncSession, tenant_id: str) -> None:
+        """Refuse agents and supervisors while a restriction of their tenant stops them."""
+        tenant = await s.get(Tenant, tenant_id)
+        if tenant is None:
+            raise _not_authenticated()
+        rows = (
+            (
+                await s.execute(
+                    select(TenantRestriction).where(TenantRestriction.tenant_id == tenant_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        now = self.clock.now()
+        refusal = agent_login_refusal(
+            tenant.status, allowance(tenant.status, rows, (), now, jst_today(self.clock))
+        )
+        if refusal is not None:
+            raise refusal
 
     async def logout(self, principal: Principal) -> None:
         """End the caller's session."""

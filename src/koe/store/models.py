@@ -369,6 +369,31 @@ class Notice(TenantScoped, Base):
     sent_at: Mapped[datetime]
 
 
+class NoticeDelivery(TenantScoped, Base):
+    """A notice sent by e-mail to one contact: queued, retried with back-off, delivered or
+    failed, with the times (the proof of Art. 20, 38, 48 written notices sent by e-mail)."""
+
+    __tablename__ = "notice_deliveries"
+    __table_args__ = (Index("ix_notice_deliveries_due", "status", "next_attempt_at"),)
+
+    notice_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("notices.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(20), default="email")
+    contact_kind: Mapped[str] = mapped_column(String(20), default="")
+    name: Mapped[str] = mapped_column(String(100), default="")
+    address: Mapped[str] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    message_id: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+
+
 class Abolition(IdMixin, Base):
     """The operator abolishing an add-on (Art. 38) or the whole service (Art. 48)."""
 
@@ -614,6 +639,7 @@ TENANT_SCOPED_MODELS: tuple[type[TenantScoped], ...] = (
     IdentityDocument,
     ContractChange,
     Notice,
+    NoticeDelivery,
     PriceQuote,
     OneOffCharge,
     CarrierCharge,
@@ -647,6 +673,7 @@ __all__ = [
     "LicenseHolding",
     "LoginThrottle",
     "Notice",
+    "NoticeDelivery",
     "OneOffCharge",
     "OperatorUser",
     "Outage",
