@@ -96,6 +96,7 @@ async def _no_leftover_tasks() -> AsyncIterator[None]:
 # ---- databases: every store-backed test runs on SQLite and on PostgreSQL ----
 
 import itertools  # noqa: E402
+import shutil  # noqa: E402
 import uuid  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -126,23 +127,47 @@ def postgres_server() -> Iterator[PostgresServer | str]:
         server.stop()
 
 
+def _admin_url(server: PostgresServer | str) -> str:
+    return server.replace("+psycopg", "") if isinstance(server, str) else server.admin_url()
+
+
+def _create_database(server: PostgresServer | str, name: str, template: str | None = None) -> str:
+    """CREATE DATABASE on the session's server (from ``template`` if given); its URL."""
+    if isinstance(server, PostgresServer):
+        return server.create_database(name, template=template)
+    clause = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(_admin_url(server), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"{clause}')
+    return f"{server.rsplit('/', 1)[0]}/{name}"
+
+
+@pytest.fixture(scope="session")
+def _postgres_template(postgres_server: PostgresServer | str) -> str:
+    """A migrated database that every PostgreSQL test database is copied from."""
+    name = f"koe_template_{uuid.uuid4().hex[:8]}"
+    upgrade(_create_database(postgres_server, name))
+    return name
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that every SQLite test database is copied from."""
+    path = tmp_path_factory.mktemp("template") / "koe.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, migrated, empty database URL: SQLite file or PostgreSQL database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'koe.db'}"
-    else:
-        server = request.getfixturevalue("postgres_server")
-        name = f"koe_test_{next(_db_counter)}_{uuid.uuid4().hex[:8]}"
-        if isinstance(server, str):
-            base = server.rsplit("/", 1)[0]
-            with psycopg.connect(server.replace("+psycopg", ""), autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            url = f"{base}/{name}"
-        else:
-            url = server.create_database(name)
-    upgrade(url)
-    return url
+        path = tmp_path / "koe.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        return f"sqlite:///{path}"
+    server = request.getfixturevalue("postgres_server")
+    template = request.getfixturevalue("_postgres_template")
+    name = f"koe_test_{next(_db_counter)}_{uuid.uuid4().hex[:8]}"
+    return _create_database(server, name, template)
 
 
 @pytest.fixture

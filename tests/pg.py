@@ -100,13 +100,14 @@ class PostgresServer:
         """A libpq URL to the maintenance database."""
         return f"postgresql://koe@127.0.0.1:{self.port}/postgres"
 
-    def create_database(self, name: str) -> str:
-        """A new empty database; its SQLAlchemy URL."""
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """A new database (a copy of ``template`` if given); its SQLAlchemy URL."""
+        clause = f' TEMPLATE "{template}"' if template else ""
         deadline = time.monotonic() + 30
         while True:
             try:
                 with psycopg.connect(self.admin_url(), autocommit=True) as conn:
-                    conn.execute(f'CREATE DATABASE "{name}"')
+                    conn.execute(f'CREATE DATABASE "{name}"{clause}')
                 break
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:

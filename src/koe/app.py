@@ -5,9 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from fastapi import FastAPI
+
+from koe.api.app import create_api
+from koe.billing.service import BillingService
+from koe.contracts.mailer import NoticeMailer
+from koe.contracts.service import ContractService
 from koe.core.clock import Clock, SystemClock
 from koe.core.events import EventBus
-from koe.core.settings import Settings
+from koe.core.settings import Settings, load_settings
 from koe.identity.sessions import AuthService
 from koe.store.db import Database
 from koe.tenancy.service import DirectoryService, TenantService
@@ -26,10 +32,14 @@ class Koe:
     tenants: TenantService
     directory: DirectoryService
     auth: AuthService
+    billing: BillingService
+    contracts: ContractService
+    notices: NoticeMailer
     extras: dict[str, object] = field(default_factory=dict)
 
     async def close(self) -> None:
-        """Release what ``build`` opened."""
+        """Release what ``build`` opened (after the notice e-mails being sent)."""
+        await self.notices.close()
         await self.db.dispose()
 
 
@@ -41,12 +51,26 @@ def build(
     db = Database(database_url or settings.resolved_database_url())
     bus = EventBus()
     directory = DirectoryService(db, clock, bus)
+    tenants = TenantService(db, clock, bus)
+    contracts = ContractService(db, clock, bus, tenants)
+    bus.subscribe(contracts.on_event)  # paying lifts an Art. 16-2 suspension
+    notices = NoticeMailer(db, clock, settings)
+    bus.subscribe(notices.on_event)  # a stored notice is e-mailed at once
     return Koe(
         settings=settings,
         clock=clock,
         db=db,
         bus=bus,
-        tenants=TenantService(db, clock, bus),
+        tenants=tenants,
         directory=directory,
         auth=AuthService(db, clock, bus, settings),
+        billing=BillingService(db, clock, bus),
+        contracts=contracts,
+        notices=notices,
     )
+
+
+def asgi(settings: Settings | None = None) -> FastAPI:
+    """The HTTP API of a fully built Koe, for an ASGI server (``uvicorn --factory``)."""
+    koe = build(settings or load_settings())
+    return create_api(koe, close_on_shutdown=True)

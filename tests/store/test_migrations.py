@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from koe.store.db import sync_url
-from koe.store.migrate import current
+from koe.store.migrate import current, head
 from koe.store.models import TENANT_SCOPED_MODELS, Base
 
 
@@ -17,7 +17,7 @@ def test_migrated_schema_matches_models(database_url: str) -> None:
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == []
-        assert current(database_url) == "0001"
+        assert current(database_url) == head()
     finally:
         engine.dispose()
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 
 class Secrets(BaseModel):
@@ -41,6 +41,14 @@ class Settings(BaseModel):
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lock_minutes: int = Field(default=15, ge=1, le=24 * 60)
     log_level: str = "INFO"
+    # E-mail delivery of notices (R3.*): no host, no e-mail (notices stay queued). The password
+    # is ``smtp_password`` in the secrets file, never here.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_sender: str = ""
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
     @field_validator("log_level")
@@ -50,6 +58,14 @@ class Settings(BaseModel):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @model_validator(mode="after")
+    def _smtp(self) -> Settings:
+        if self.smtp_host and "@" not in self.smtp_sender:
+            raise ValueError("smtp_sender (the From address) is required with smtp_host")
+        if self.smtp_username and self.smtp_security == "none":
+            raise ValueError("an SMTP login needs smtp_security starttls or ssl")
+        return self
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""

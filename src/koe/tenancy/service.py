@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import String
 
 from koe.core.clock import JST, Clock, jst_today
 from koe.core.domain import (
@@ -38,6 +40,7 @@ from koe.store.models import (
     AddOnSubscription,
     Agent,
     AgentSkill,
+    AuthSession,
     BusinessHours,
     CallFlow,
     IvrMenu,
@@ -53,6 +56,9 @@ from koe.store.models import (
 from koe.tenancy.flowdoc import validate_flow, validate_ivr
 from koe.tenancy.repository import Page, TenantRepository
 from koe.tenancy.restrictions import Allowance, allowance
+from koe.tenancy.settings import TenantSettings
+from koe.tenancy.settings import apply as apply_settings
+from koe.tenancy.settings import resolve as resolve_settings
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +80,19 @@ def _duplicate(field: str, value: Any) -> Conflict:
         f"{field} {value!r} is already in use.",
         [FieldError(field, "duplicate", "すでに使われています。", "Already in use.")],
     )
+
+
+def _number(raw: str) -> str:
+    """``raw`` in E.164; an unreadable number names the ``number`` field."""
+    try:
+        return to_e164(raw)
+    except ValidationFailed as err:
+        raise ValidationFailed(
+            err.code,
+            err.message_ja,
+            err.message_en,
+            [FieldError("number", err.code, err.message_ja, err.message_en)],
+        ) from err
 
 
 def _iso(value: Any) -> Any:
@@ -116,7 +135,7 @@ REPOS: dict[str, TenantRepository[Any]] = {
 
 RESOURCES: dict[str, Resource] = {
     "users": Resource("users", REPOS["users"], ("role", "active"), "login", "login"),
-    "agents": Resource("agents", REPOS["agents"], (), "display_name", "extension"),
+    "agents": Resource("agents", REPOS["agents"], ("extension",), "display_name", "extension"),
     "skills": Resource("skills", REPOS["skills"], (), "name", "name"),
     "queues": Resource("queues", REPOS["queues"], (), "name", "name"),
     "numbers": Resource("numbers", REPOS["numbers"], ("flow_id",), "e164", "e164"),
@@ -125,6 +144,16 @@ RESOURCES: dict[str, Resource] = {
     "hours": Resource("hours", REPOS["hours"], (), "name", "name"),
     "contacts": Resource("contacts", REPOS["contacts"], ("kind",), "name", "kind"),
 }
+
+# Read-only to the directory API: the operator records them through TenantService.
+HOLDINGS: dict[str, Resource] = {
+    "licenses": Resource("licenses", REPOS["licenses"], ("kind",), None, "effective_from"),
+    "addons": Resource("addons", REPOS["addons"], ("addon",), None, "starts_on"),
+}
+
+
+def _spec(resource: str) -> Resource:
+    return RESOURCES.get(resource) or HOLDINGS[resource]
 
 
 class DirectoryService:
@@ -148,7 +177,7 @@ class DirectoryService:
         limit: int = 50,
     ) -> tuple[list[View], int]:
         """A page of ``resource`` objects of ``tenant_id`` and the total that matched."""
-        spec = RESOURCES[resource]
+        spec = _spec(resource)
         unknown = set(filters or {}) - set(spec.filters)
         if unknown:
             raise _field_error(
@@ -173,12 +202,13 @@ class DirectoryService:
     async def get(self, tenant_id: str, resource: str, object_id: str) -> View:
         """One object of ``tenant_id``."""
         async with self.db.transaction() as s:
-            row = await RESOURCES[resource].repo.get(s, tenant_id, object_id)
+            row = await _spec(resource).repo.get(s, tenant_id, object_id)
             return await self._view(s, tenant_id, resource, row)
 
     async def create(self, tenant_id: str, resource: str, data: Mapping[str, Any]) -> View:
         """Create an object; domain rules checked, event published after the commit."""
         creator = self._creators()[resource]
+        check_input_lengths(resource, data)
         async with self.db.transaction() as s:
             await self._lock_tenant(s, tenant_id)
             row = await creator(s, tenant_id, dict(data))
@@ -212,6 +242,15 @@ class DirectoryService:
             await self._flush(s)
         await self._publish(f"{resource}.deleted", tenant_id, {"id": object_id})
 
+    @asynccontextmanager
+    async def batch(self, tenant_id: str) -> AsyncIterator[Batch]:
+        """Several changes to ``tenant_id`` in one transaction: all or none; events after it."""
+        async with self.db.transaction() as s:
+            await self._lock_tenant(s, tenant_id)
+            batch = Batch(self, s, tenant_id)
+            yield batch
+        await batch.publish()
+
     # ---- helpers ----
 
     async def _lock_tenant(self, s: AsyncSession, tenant_id: str) -> Tenant:
@@ -219,6 +258,10 @@ class DirectoryService:
         stmt = select(Tenant).where(Tenant.id == tenant_id)
         if self.db.dialect == "postgresql":
             stmt = stmt.with_for_update()
+        else:
+            # SQLite has no row locks and reads outside a transaction until the first write:
+            # a no-op write takes the database write lock, held until the commit.
+            await s.execute(update(Tenant).where(Tenant.id == tenant_id).values(code=Tenant.code))
         tenant = (await s.execute(stmt)).scalar_one_or_none()
         if tenant is None:
             raise not_found("テナント", "Tenant")
@@ -390,6 +433,12 @@ class DirectoryService:
     ) -> None:
         if "password" in data:
             row.password_hash = hash_password(data.pop("password"))
+            # A password set by an admin ends the user's sessions everywhere.
+            await s.execute(
+                update(AuthSession)
+                .where(AuthSession.user_id == row.id, AuthSession.revoked_at.is_(None))
+                .values(revoked_at=self.clock.now(), revoked_reason="password_changed")
+            )
         if "role" in data:
             data["role"] = Role(data["role"])
             if data["role"] not in TENANT_ROLES:
@@ -535,7 +584,7 @@ class DirectoryService:
     async def _create_number(
         self, s: AsyncSession, tenant_id: str, data: dict[str, Any]
     ) -> PhoneNumber:
-        e164 = to_e164(data.pop("number"))
+        e164 = _number(data.pop("number"))
         await self._check_number(s, tenant_id, e164)
         await self._number_flow(s, tenant_id, data)
         row = PhoneNumber(e164=e164, **data)
@@ -546,7 +595,7 @@ class DirectoryService:
         self, s: AsyncSession, tenant_id: str, row: PhoneNumber, data: dict[str, Any]
     ) -> None:
         if "number" in data:
-            e164 = to_e164(data.pop("number"))
+            e164 = _number(data.pop("number"))
             if e164 != row.e164:
                 await self._check_number(s, tenant_id, e164)
                 row.e164 = e164
@@ -637,6 +686,77 @@ class DirectoryService:
         await self._update_plain(s, tenant_id, row, data)
 
 
+class Batch:
+    """Changes to one tenant's directory that commit together (``DirectoryService.batch``)."""
+
+    def __init__(self, directory: DirectoryService, session: AsyncSession, tenant_id: str) -> None:
+        self.directory = directory
+        self.session = session
+        self.tenant_id = tenant_id
+        self._events: list[tuple[str, View]] = []
+
+    async def create(self, resource: str, data: Mapping[str, Any]) -> View:
+        """Create an object like ``DirectoryService.create``, inside this batch's transaction."""
+        d, s = self.directory, self.session
+        check_input_lengths(resource, data)
+        row = await d._creators()[resource](s, self.tenant_id, dict(data))
+        await d._flush(s)
+        view = await d._view(s, self.tenant_id, resource, row)
+        self._events.append((f"{resource}.created", view))
+        return view
+
+    async def rows(self, resource: str) -> list[View]:
+        """Every ``resource`` object of the tenant (plain columns), as this batch sees them."""
+        repo = REPOS[resource]
+        result = await self.session.execute(repo.scoped(self.tenant_id))
+        return [row_view(r) for r in result.scalars().all()]
+
+    async def holdings(self) -> Holdings:
+        """License quantities in force today."""
+        return await self.directory.holdings(self.session, self.tenant_id)
+
+    async def named_users(self) -> int:
+        """Active users that need a user license."""
+        return await self.directory.named_users(self.session, self.tenant_id)
+
+    async def publish(self) -> None:
+        """Publish the events of the committed changes (called after the commit)."""
+        for kind, view in self._events:
+            await self.directory._publish(kind, self.tenant_id, view)
+        self._events.clear()
+
+
+def check_lengths(model: type[Any], values: Mapping[str, Any]) -> None:
+    """Refuse text longer than its column (PostgreSQL would fail, SQLite would store it)."""
+    errors: list[FieldError] = []
+    for name, value in values.items():
+        column = model.__table__.c.get(name)
+        if column is None or not isinstance(column.type, String) or not isinstance(value, str):
+            continue
+        limit = column.type.length
+        if limit is not None and len(value) > limit:
+            errors.append(
+                FieldError(
+                    name,
+                    "too_long",
+                    f"{limit}文字以内にしてください({len(value)}文字)。",
+                    f"At most {limit} characters ({len(value)} given).",
+                )
+            )
+    if errors:
+        names = ", ".join(e.field for e in errors)
+        raise ValidationFailed(
+            "too_long", f"長すぎる項目があります: {names}", f"Too long: {names}", errors
+        )
+
+
+def check_input_lengths(resource: str, data: Mapping[str, Any]) -> None:
+    """``check_lengths`` for a directory resource (an agent carries its user's fields too)."""
+    check_lengths(REPOS[resource].model, data)
+    if resource == "agents":
+        check_lengths(User, {k: v for k, v in data.items() if k in ("login", "email")})
+
+
 class TenantService:
     """The operator's side: tenants, their licenses and add-ons."""
 
@@ -646,9 +766,18 @@ class TenantService:
         self.bus = bus
 
     async def create(
-        self, data: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]] = ()
+        self,
+        data: Mapping[str, Any],
+        contacts: Sequence[Mapping[str, Any]] = (),
+        *,
+        licenses: Mapping[LicenseKind, int] | None = None,
+        setup: Callable[[Batch], Awaitable[None]] | None = None,
     ) -> View:
-        """Register a tenant with its R3.1 details and contacts."""
+        """Register a tenant with its R3.1 details, contacts and requested licenses.
+
+        ``setup`` fills the new tenant's directory in the same transaction, so a failure
+        anywhere leaves nothing behind (the standard initial setup uses it).
+        """
         values = dict(data)
         if not _CODE.match(values["code"]):
             raise _field_error(
@@ -660,16 +789,48 @@ class TenantService:
         for field in ("phone", "fax"):
             if values.get(field):
                 values[field] = to_e164(values[field])
+        check_lengths(Tenant, values)
+        contact_rows = []
+        for contact in contacts:
+            contact_values = dict(contact)
+            if contact_values.get("phone"):
+                contact_values["phone"] = to_e164(contact_values["phone"])
+            check_lengths(TenantContact, contact_values)
+            contact_rows.append(contact_values)
+        for kind, quantity in (licenses or {}).items():
+            if quantity < 0:
+                raise _field_error(
+                    kind.value, "invalid_quantity", "数量は0以上です。", "Quantity must be >= 0."
+                )
+        today = jst_today(self.clock)
+        batch: Batch | None = None
         async with self.db.transaction() as s:
             if (await s.execute(select(Tenant).where(Tenant.code == values["code"]))).first():
                 raise _duplicate("code", values["code"])
             tenant = Tenant(created_at=self.clock.now(), **values)
             s.add(tenant)
             await s.flush()
-            for contact in contacts:
-                s.add(TenantContact(tenant_id=tenant.id, **contact))
+            for contact_values in contact_rows:
+                s.add(TenantContact(tenant_id=tenant.id, **contact_values))
+            for kind, quantity in (licenses or {}).items():
+                if quantity:
+                    s.add(
+                        LicenseHolding(
+                            tenant_id=tenant.id,
+                            kind=LicenseKind(kind),
+                            quantity=quantity,
+                            effective_from=today,
+                            created_at=self.clock.now(),
+                        )
+                    )
+            await s.flush()
+            if setup is not None:
+                batch = Batch(DirectoryService(self.db, self.clock, self.bus), s, tenant.id)
+                await setup(batch)
             view = row_view(tenant)
         await self.bus.publish(Event("tenant.created", tenant.id, self.clock.now(), view))
+        if batch is not None:
+            await batch.publish()
         return view
 
     async def list(
@@ -899,3 +1060,55 @@ class TenantService:
         return allowance(
             tenant.status, restrictions, subscriptions, moment, moment.astimezone(JST).date()
         )
+
+    async def delete(self, tenant_id: str) -> None:
+        """Remove a tenant that is not in service, with everything it owns."""
+        async with self.db.transaction() as s:
+            tenant = await s.get(Tenant, tenant_id)
+            if tenant is None:
+                raise not_found("テナント", "Tenant")
+            if tenant.status is ContractStatus.ACTIVE:
+                raise Conflict(
+                    "tenant_active",
+                    "利用中のテナントは削除できません。先に契約を終了してください。",
+                    "An active tenant cannot be deleted; end its contract first.",
+                )
+            await s.delete(tenant)
+        await self.bus.publish(Event("tenant.deleted", tenant_id, self.clock.now(), {}))
+
+    async def license_usage(self, tenant_id: str) -> View:
+        """Licenses in force today and the named users counted against them (R2.1)."""
+        directory = DirectoryService(self.db, self.clock, self.bus)
+        async with self.db.transaction() as s:
+            if await s.get(Tenant, tenant_id) is None:
+                raise not_found("テナント", "Tenant")
+            holdings = await directory.holdings(s, tenant_id)
+            return {
+                "line": holdings.line,
+                "seat": holdings.seat,
+                "admin": holdings.admin,
+                "additional_user": holdings.additional_user,
+                "named_users_allowed": holdings.named_users,
+                "named_users_in_use": await directory.named_users(s, tenant_id),
+            }
+
+    async def settings(self, tenant_id: str) -> TenantSettings:
+        """The tenant's effective settings (stored values over defaults)."""
+        async with self.db.transaction() as s:
+            tenant = await s.get(Tenant, tenant_id)
+            if tenant is None:
+                raise not_found("テナント", "Tenant")
+            return resolve_settings(tenant.settings or {})
+
+    async def update_settings(self, tenant_id: str, changes: Mapping[str, Any]) -> TenantSettings:
+        """Validate and store changed settings; publishes ``settings.changed``."""
+        async with self.db.transaction() as s:
+            tenant = await s.get(Tenant, tenant_id)
+            if tenant is None:
+                raise not_found("テナント", "Tenant")
+            updated = apply_settings(tenant.settings or {}, dict(changes))
+            tenant.settings = updated.model_dump()
+        await self.bus.publish(
+            Event("settings.changed", tenant_id, self.clock.now(), updated.model_dump())
+        )
+        return updated

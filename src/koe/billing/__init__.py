@@ -1,0 +1,1 @@
+"""Billing: tariff, monthly runs, qualified invoices, tax, interest, credits, payments (R4.*)."""

@@ -1,0 +1,1 @@
+"""The `koe` command line: set up, run and administer Koe."""

@@ -1,0 +1,1 @@
+"""Contracts: applications, review, changes, restrictions, cancellation, notices (R3.*)."""

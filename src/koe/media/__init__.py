@@ -1,0 +1,1 @@
+"""Media plane control: rtpengine's ng protocol, the rtpengine child process, engine pools."""
