@@ -324,7 +324,7 @@ class SipStack:
             self._on_cancel(inreq)
             return
         to_tag = request.to.tag
-        if to_tag is not None:
+        if to_tag is not None and method != "REGISTER":  # registrations are never in a dialog
             dialog = self.dialogs.get(dialog_key(request.call_id, to_tag, request.from_.tag or ""))
             if dialog is None:
                 inreq.respond(481)
@@ -381,7 +381,7 @@ class SipStack:
                 return False
         accept = req.headers.get("accept")
         if req.method == "INVITE" and accept is not None:
-            types = [a.split(";")[0].strip().lower() for a in accept.split(",")]
+            types = [t for a in accept.split(",") if (t := a.split(";")[0].strip().lower())]
             if types and "application/sdp" not in types and "*/*" not in types:
                 inreq.respond(406)
                 return False
