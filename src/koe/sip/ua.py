@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from koe.sip.auth import Credentials, answer_challenge
-from koe.sip.dialog import Dialog, DialogState, dialog_key
+from koe.sip.dialog import Dialog, dialog_key
 from koe.sip.errors import SipError, SipParseError, SipTransportError
-from koe.sip.headers import NameAddr, parse_name_addr
+from koe.sip.headers import parse_name_addr
 from koe.sip.message import SipMessage, SipRequest, SipResponse
 from koe.sip.stats import SipCounters
 from koe.sip.trace import MessageTrace
@@ -41,7 +41,6 @@ from koe.sip.transport import (
     Flow,
     TransportLayer,
     bare_host,
-    format_host,
     is_ip,
     via_value,
 )
@@ -860,20 +859,3 @@ def _retry_with(request: SipRequest, name: str, value: str) -> SipRequest:
     retry.headers.add("Via", str(via.with_param("branch", new_branch())), first=True)
     retry.headers.set(name, value)
     return retry
-
-
-def is_dialog_state(dialog: Dialog, state: DialogState) -> bool:
-    """Whether ``dialog`` is in ``state`` (a small helper for call control)."""
-    return dialog.state is state
-
-
-__all__ = [
-    "ClientInvite",
-    "IncomingRequest",
-    "NameAddr",
-    "RequestHandler",
-    "SipConfig",
-    "SipStack",
-    "format_host",
-    "make_response",
-]
