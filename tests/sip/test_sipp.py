@@ -66,12 +66,13 @@ async def test_builtin_uac_against_koe(transport: str, tmp_path: Path) -> None:
         "invite_407",
         "via_no_port",
         "invite_100rel",
+        "session_timer_refresh",
     ],
 )
 @pytest.mark.parametrize("transport", ["UDP", "TCP"])
 async def test_koe_scenarios(scenario: str, transport: str, tmp_path: Path) -> None:
     server = TestServer()
-    async with running(server.handle, transports=(transport,), timers=REAL) as stack:
+    async with running(server.handle, transports=(transport,), timers=REAL, min_se=1) as stack:
         host, port = stack.local_address(transport)
         scenario_file = str(SCENARIOS / f"{scenario}.xml")
         args = sipp_args(transport, f"{host}:{port}", "-sf", scenario_file, "-m", "2", "-r", "5")

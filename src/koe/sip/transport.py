@@ -76,11 +76,14 @@ class Flow:
     local: tuple[str, int]
     remote: tuple[str, int]
     connection: StreamConnection | None = None
+    _destination: Destination | None = field(default=None, repr=False)
 
     @property
     def destination(self) -> Destination:
         """The remote end as a destination (reusing the connection when it is open)."""
-        return Destination(self.transport, self.remote[0], self.remote[1])
+        if self._destination is None:
+            self._destination = Destination(self.transport, self.remote[0], self.remote[1])
+        return self._destination
 
 
 MessageHandler = Callable[[SipMessage, Flow], None]
@@ -237,6 +240,7 @@ class _Datagram(asyncio.DatagramProtocol):
         self.layer = layer
         self.transport: asyncio.DatagramTransport | None = None
         self.local: tuple[str, int] = ("", 0)
+        self.flows: dict[tuple[str, int], Flow] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Remember the socket and its local address."""
@@ -248,7 +252,13 @@ class _Datagram(asyncio.DatagramProtocol):
         """One datagram is one message (RFC 3261 §18.3)."""
         if not data.strip(b"\r\n\x00 "):
             return  # NAT keep-alive (CRLF or empty datagram): nothing to answer over UDP
-        self.layer._received(data, Flow("UDP", self.local, (addr[0], addr[1])), stream=False)
+        remote = (addr[0], addr[1])
+        flow = self.flows.get(remote)
+        if flow is None:
+            if len(self.flows) >= 10000:  # one Flow per peer, shared by its messages (bounded)
+                self.flows.clear()
+            flow = self.flows[remote] = Flow("UDP", self.local, remote)
+        self.layer._received(data, flow, stream=False)
 
     def error_received(self, exc: Exception) -> None:
         """ICMP errors and the like: logged, never fatal."""

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from koe.sip.auth import Credentials, answer_challenge
-from koe.sip.dialog import Dialog, DialogState, dialog_key
+from koe.sip.dialog import Dialog, dialog_key
 from koe.sip.errors import SipError, SipParseError, SipTransportError
-from koe.sip.headers import NameAddr, parse_name_addr
+from koe.sip.headers import parse_name_addr
 from koe.sip.message import SipMessage, SipRequest, SipResponse
 from koe.sip.stats import SipCounters
 from koe.sip.trace import MessageTrace
@@ -41,7 +41,6 @@ from koe.sip.transport import (
     Flow,
     TransportLayer,
     bare_host,
-    format_host,
     is_ip,
     via_value,
 )
@@ -324,7 +323,7 @@ class SipStack:
             self._on_cancel(inreq)
             return
         to_tag = request.to.tag
-        if to_tag is not None:
+        if to_tag is not None and method != "REGISTER":  # registrations are never in a dialog
             dialog = self.dialogs.get(dialog_key(request.call_id, to_tag, request.from_.tag or ""))
             if dialog is None:
                 inreq.respond(481)
@@ -381,7 +380,7 @@ class SipStack:
                 return False
         accept = req.headers.get("accept")
         if req.method == "INVITE" and accept is not None:
-            types = [a.split(";")[0].strip().lower() for a in accept.split(",")]
+            types = [t for a in accept.split(",") if (t := a.split(";")[0].strip().lower())]
             if types and "application/sdp" not in types and "*/*" not in types:
                 inreq.respond(406)
                 return False
@@ -860,20 +859,3 @@ def _retry_with(request: SipRequest, name: str, value: str) -> SipRequest:
     retry.headers.add("Via", str(via.with_param("branch", new_branch())), first=True)
     retry.headers.set(name, value)
     return retry
-
-
-def is_dialog_state(dialog: Dialog, state: DialogState) -> bool:
-    """Whether ``dialog`` is in ``state`` (a small helper for call control)."""
-    return dialog.state is state
-
-
-__all__ = [
-    "ClientInvite",
-    "IncomingRequest",
-    "NameAddr",
-    "RequestHandler",
-    "SipConfig",
-    "SipStack",
-    "format_host",
-    "make_response",
-]
