@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pytest
+from tests.unavailable import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CAPTURES = Path(__file__).parent / "captures"
@@ -17,7 +17,7 @@ def rfc4475_dir() -> Path:
         candidate = base / "shared" / "conformance" / "rfc4475"
         if candidate.is_dir():
             return candidate
-    pytest.skip("RFC 4475 conformance data (../shared/conformance/rfc4475) not found")
+    unavailable("RFC 4475 conformance data (../shared/conformance/rfc4475) not found")
     raise AssertionError  # unreachable
 
 

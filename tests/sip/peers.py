@@ -9,13 +9,12 @@ import wave
 from collections.abc import Iterable
 from pathlib import Path
 
-import pytest
-
 from koe.sip.auth import DigestServer
 from koe.sip.dialog import sdp_direction
 from koe.sip.registrar import Registrar
 from koe.sip.ua import IncomingRequest
 from tests.sip.helpers import SDP
+from tests.unavailable import unavailable
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 USERS = {"sipp": "secret", "1001": "pw1001", "1002": "pw1002"}
@@ -26,7 +25,7 @@ def need(program: str) -> str:
     """The path of ``program``, or skip the test when it is not installed."""
     path = shutil.which(program)
     if path is None:
-        pytest.skip(f"{program} is not installed (./koe test installs it)")
+        unavailable(f"{program} is not installed (./koe test installs it)")
     return path
 
 

@@ -24,6 +24,7 @@ import pytest
 
 from tests.sip.conftest import REPO_ROOT
 from tests.sip.helpers import NAT_SERVER, tls_contexts
+from tests.unavailable import unavailable
 
 pytestmark = pytest.mark.peers
 HOLD_SECONDS = 8.0  # > 2 x the NAT's 3 s UDP timeout; the code paths of a 10-minute wait
@@ -42,7 +43,7 @@ def _in(ns: str, *args: str) -> None:
 def namespaces() -> Iterator[dict[str, str]]:
     """Build server / NAT / phone namespaces; remove them afterwards."""
     if os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("iptables") is None:
-        pytest.skip("network namespace tests need root, iproute2 and iptables")
+        unavailable("network namespace tests need root, iproute2 and iptables")
     tag = secrets.token_hex(3)
     ns = {"srv": f"koe-srv-{tag}", "nat": f"koe-nat-{tag}", "phone": f"koe-ph-{tag}"}
     try:
@@ -83,7 +84,7 @@ def namespaces() -> Iterator[dict[str, str]]:
     except (subprocess.CalledProcessError, FileNotFoundError) as err:
         for name in ns.values():
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
-        pytest.skip(f"cannot build network namespaces here: {err}")
+        unavailable(f"cannot build network namespaces here: {err}")
     yield ns
     for name in ns.values():
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
