@@ -147,3 +147,18 @@ async def test_concurrent_admin_logins_cannot_both_take_the_last_license(koe: Ko
     won = [r for r in results if isinstance(r, LoginResult)]
     lost = [r for r in results if isinstance(r, LicenseExceeded)]
     assert (len(won), len(lost)) == (1, 3), results
+
+
+async def test_finished_throttle_counters_are_pruned(koe: Koe, clock: FrozenClock) -> None:
+    await _tenant(koe, "prune", admins=1)
+    for n in range(3):
+        with pytest.raises(AuthenticationFailed):
+            await koe.auth.login(
+                tenant_code="prune", login=f"ghost{n}", password="x", source="10.0.0.9"
+            )
+    clock.advance(timedelta(minutes=koe.settings.login_lock_minutes, seconds=1))
+    with pytest.raises(AuthenticationFailed):
+        await koe.auth.login(tenant_code="prune", login="late", password="x", source="10.0.0.8")
+    async with koe.db.transaction() as s:
+        keys = {r.key for r in (await s.execute(select(LoginThrottle))).scalars()}
+    assert keys == {"login:prune:late", "addr:10.0.0.8"}

@@ -39,6 +39,7 @@ class Settings(BaseModel):
     public_url: str = ""
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
     login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_max_failures_per_address: int = Field(default=50, ge=1, le=10_000)
     login_lock_minutes: int = Field(default=15, ge=1, le=24 * 60)
     log_level: str = "INFO"
     # E-mail delivery of notices (R3.*): no host, no e-mail (notices stay queued). The password

@@ -4,7 +4,9 @@
 - A session token is random; only its SHA-256 is stored. Sessions expire after
   ``settings.session_hours`` and can be revoked (logout, admin revoke, takeover, password change).
 - Failed logins are counted per tenant + login and per source address; after
-  ``settings.login_max_failures`` failures the key is locked for ``login_lock_minutes``.
+  ``settings.login_max_failures`` failures the key is locked for ``login_lock_minutes``;
+  a source address has its own, higher limit (``login_max_failures_per_address``), since
+  a whole office may share one address behind NAT.
 - Admin licenses count admin PCs: a tenant admin logs in with a ``device_id`` the browser keeps;
   the (N+1)th device is refused with the devices in use, or takes over the oldest.
 - Agents and supervisors of a tenant under a restriction that stops them (suspension, pause,
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -322,6 +324,14 @@ class AuthService:
     async def _record_failure(self, keys: Sequence[str], now: datetime) -> None:
         window = timedelta(minutes=self.settings.login_lock_minutes)
         async with self.db.transaction() as s:
+            # Forget counters whose window and lock are over, so guessed logins leave no trail.
+            await s.execute(
+                delete(LoginThrottle).where(
+                    LoginThrottle.window_started_at < now - window,
+                    (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until < now),
+                    LoginThrottle.key.not_in(keys),
+                )
+            )
             insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
             await s.execute(
                 insert(LoginThrottle)
@@ -339,7 +349,12 @@ class AuthService:
                     row.window_started_at = now
                     row.locked_until = None
                 row.failures += 1
-                if row.failures >= self.settings.login_max_failures:
+                limit = (
+                    self.settings.login_max_failures_per_address
+                    if row.key.startswith("addr:")
+                    else self.settings.login_max_failures
+                )
+                if row.failures >= limit:
                     row.locked_until = now + window
                     log.warning("login locked key=%s failures=%d", row.key, row.failures)
 
