@@ -211,5 +211,7 @@ def test_month_arithmetic_art19_examples() -> None:
     assert months_before(date(2028, 3, 31), 1) == date(2028, 2, 29)
     assert add_months(date(2026, 12, 31), 2) == date(2027, 2, 28)
     assert parse_month("2026-11") == parse_month("202611") == NOV
-    with pytest.raises(ValueError, match="not a month"):
-        parse_month("2026-13")
+    assert parse_month("２０２６-１１") == NOV  # full-width digits from Japanese keyboards
+    for bad in ("2026-13", "0000-01", "2026-00", "26-11"):
+        with pytest.raises(ValueError, match="not a month"):
+            parse_month(bad)

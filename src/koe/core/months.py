@@ -50,7 +50,13 @@ def parse_month(text: str) -> date:
     if "-" not in cleaned and len(cleaned) == 6 and cleaned.isdigit():
         cleaned = f"{cleaned[:4]}-{cleaned[4:]}"
     year, _, month = cleaned.partition("-")
-    if not (year.isdigit() and month.isdigit() and len(year) == 4 and 1 <= int(month) <= 12):
+    if not (
+        year.isdigit()
+        and month.isdigit()
+        and len(year) == 4
+        and int(year) >= 1
+        and 1 <= int(month) <= 12
+    ):
         raise ValueError(f"not a month (YYYY-MM): {text!r}")
     return date(int(year), int(month), 1)
 
