@@ -434,3 +434,22 @@ async def test_contract_lifecycle_changes_addons_cancellation(world: World) -> N
     assert (tariff.status_code, tariff.json()["prices"]) == (201, {"seat": 5_500})
     kinds = [n["kind"] for n in (await t.admin.get(f"{BASE}/notices")).json()]
     assert kinds.count("tariff_change") == 1 and len(kinds) == 4
+
+
+async def test_found_by_schemathesis_year_zero_and_a_second_tariff_on_one_day(
+    world: World,
+) -> None:
+    ops = await world.operator()
+    for method, url, body in (
+        ("get", f"{OPS}/invoices?month=0000-01", None),
+        ("get", f"{OPS}/billing/exports/lines?month=0000-01", None),
+        ("post", f"{OPS}/billing/runs", {"month": "0000-01"}),
+    ):
+        response = await getattr(ops, method)(url, **({"json": body} if body else {}))
+        assert (response.status_code, response.json()["code"]) == (422, "invalid_request"), url
+    body = {"effective_from": "2027-03-01", "prices": {"seat": 5_500}}
+    assert (await ops.post(f"{OPS}/tariff-versions", json=body)).status_code == 201
+    again = await ops.post(f"{OPS}/tariff-versions", json=body, headers={"Accept-Language": "en"})
+    assert (again.status_code, again.json()["code"]) == (409, "integrity_conflict")
+    listed = await ops.get(f"{OPS}/invoices")
+    assert listed.status_code == 200

@@ -45,6 +45,7 @@ from koe.contracts.rules import (
     TerminationGround,
 )
 from koe.core.domain import AddOn
+from koe.core.months import parse_month
 
 MAX_YEN = 100_000_000_000
 MAX_DOCUMENT_FILE_BYTES = 5 * 1024 * 1024
@@ -52,7 +53,18 @@ MAX_DOCUMENT_FILE_BYTES = 5 * 1024 * 1024
 Yen = Annotated[int, Field(ge=1, le=MAX_YEN)]
 Yen0 = Annotated[int, Field(ge=0, le=MAX_YEN)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
-Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", max_length=7)]
+
+
+def _real_month(value: str) -> str:
+    parse_month(value)  # year 0000 matches the pattern but is no month
+    return value
+
+
+Month = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", max_length=7),
+    AfterValidator(_real_month),
+]
 Note1000 = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_no_control)]
 Text = Annotated[str, StringConstraints(max_length=300), AfterValidator(_no_control)]
 # Restriction details share a 500-character column with the article and reason codes.

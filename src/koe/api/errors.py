@@ -15,11 +15,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from koe.core.errors import FieldError, KoeError, ValidationFailed
+from koe.core.errors import Conflict, FieldError, KoeError, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +213,18 @@ async def _on_koe_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc, request_language(request))
 
 
+async def _on_integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # A unique or foreign-key rule the service did not check first: still a clear 409, and
+    # the transaction has rolled back, so nothing changed.
+    log.warning("integrity conflict %s %s: %s", request.method, request.url.path, exc)
+    conflict = Conflict(
+        "integrity_conflict",
+        "ほかのデータと矛盾するため保存できません(重複または参照中)。",
+        "Cannot save: it conflicts with other data (duplicate or still referenced).",
+    )
+    return error_response(conflict, request_language(request))
+
+
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return error_response(validation_error(exc.errors()), request_language(request))
@@ -311,5 +324,6 @@ def install(app: FastAPI, max_body_bytes: int, larger: Mapping[str, int] | None 
     """Register the error handlers and the guard middleware on ``app``."""
     app.add_exception_handler(KoeError, _on_koe_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(IntegrityError, _on_integrity_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_middleware(Guard, max_body_bytes=max_body_bytes, larger=larger)
