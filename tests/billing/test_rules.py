@@ -215,3 +215,15 @@ def test_month_arithmetic_art19_examples() -> None:
     for bad in ("2026-13", "0000-01", "2026-00", "26-11"):
         with pytest.raises(ValueError, match="not a month"):
             parse_month(bad)
+
+
+def test_a_tariff_change_lists_only_what_changes() -> None:
+    # Art. 21-3: the 2027-04 change raises seats only; the 2028-04 change lowers lines only.
+    seats = Tariff(date(2027, 4, 1), {Item.SEAT: Money(5_500)})
+    lines = Tariff(date(2028, 4, 1), {Item.LINE: Money(4_800)})
+    in_2028 = tariff_on([lines, seats], date(2028, 5, 1))
+    assert in_2028.price(Item.SEAT) == Money(5_500)
+    assert in_2028.price(Item.LINE) == Money(4_800)
+    assert in_2028.price(Item.ADMIN) == Money(5_000)  # unchanged since v3.1
+    assert in_2028.effective_from == date(2028, 4, 1)
+    assert tariff_on([lines, seats], date(2027, 12, 1)).price(Item.LINE) == Money(5_000)

@@ -177,12 +177,18 @@ class QuoteRow(Protocol):
 
 
 def tariff_on(versions: Iterable[Tariff], day: date) -> Tariff:
-    """The tariff version in force on ``day`` (the built-in v3.1 when none is newer)."""
-    best = TARIFF_V3_1
-    for version in versions:
-        if best.effective_from < version.effective_from <= day:
-            best = version
-    return best
+    """The prices in force on ``day``: v3.1, changed by each later version in date order.
+
+    A tariff change announces the items whose price changes (Art. 21-3); an item a version
+    does not list keeps its earlier price.
+    """
+    prices = dict(TARIFF_V3_1.prices)
+    effective = TARIFF_V3_1.effective_from
+    for version in sorted(versions, key=lambda v: v.effective_from):
+        if TARIFF_V3_1.effective_from < version.effective_from <= day:
+            prices.update(version.prices)
+            effective = version.effective_from
+    return Tariff(effective, prices)
 
 
 def tax_rate_on(rates: Iterable[TaxRate], day: date) -> Decimal:
