@@ -7,9 +7,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from koe.api import schemas as s
-from koe.api.deps import Action, Scope, Svc, operated_tenant, operator, operator_admin
+from koe.api.deps import (
+    Action,
+    ObjectId,
+    Scope,
+    Svc,
+    operated_tenant,
+    operator,
+    operator_admin,
+)
 from koe.api.directory import add_directory_routes
-from koe.core.domain import AddOn, LicenseKind
+from koe.core.domain import AddOn, LicenseKind, Role
 from koe.identity.sessions import Principal
 
 router = APIRouter(prefix="/operator", tags=["operator"], dependencies=[Depends(operator)])
@@ -89,3 +97,50 @@ async def subscribe_addon(scope: Tenant, body: s.AddOnSubscribe, svc: Svc) -> di
 tenant_router = APIRouter(prefix="/tenants/{tenant_id}")
 add_directory_routes(tenant_router, operated_tenant)
 router.include_router(tenant_router)
+
+
+@router.get("/staff", response_model=list[s.StaffOut], tags=["operator staff"])
+async def list_staff(caller: Operator, svc: Svc) -> list[dict[str, Any]]:
+    """The operator's staff."""
+    return await svc.auth.operator_users()
+
+
+@router.post(
+    "/staff",
+    response_model=s.StaffOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["operator staff"],
+)
+async def add_staff(body: s.StaffCreate, caller: OperatorAdmin, svc: Svc) -> dict[str, Any]:
+    """Add a staff member (operator admins only)."""
+    return await svc.auth.add_operator_user(
+        body.login, body.name, body.password, Role(body.role), body.email
+    )
+
+
+@router.get("/staff/{object_id}", response_model=s.StaffOut, tags=["operator staff"])
+async def get_staff(object_id: ObjectId, caller: Operator, svc: Svc) -> dict[str, Any]:
+    """One staff member."""
+    return await svc.auth.operator_user(object_id)
+
+
+@router.patch("/staff/{object_id}", response_model=s.StaffOut, tags=["operator staff"])
+async def update_staff(
+    object_id: ObjectId, body: s.StaffUpdate, caller: OperatorAdmin, svc: Svc
+) -> dict[str, Any]:
+    """Change a staff member (operator admins only; the last admin always stays)."""
+    return await svc.auth.update_operator_user(
+        caller, object_id, body.model_dump(exclude_unset=True)
+    )
+
+
+@router.delete(
+    "/staff/{object_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    tags=["operator staff"],
+)
+async def delete_staff(object_id: ObjectId, caller: OperatorAdmin, svc: Svc) -> Response:
+    """Remove a staff member (not oneself, not the last operator admin)."""
+    await svc.auth.delete_operator_user(caller, object_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

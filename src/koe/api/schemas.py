@@ -644,6 +644,43 @@ class TenantUpdate(patch_of(TenantCreate, exclude={"code", "contacts"}, nullable
     """Changes to a tenant (its code never changes)."""
 
 
+OperatorRole = Literal["operator_admin", "operator_staff"]
+
+
+class StaffCreate(Input):
+    """A new member of the operator's staff."""
+
+    login: Login
+    name: Name
+    email: Email | None = None
+    role: OperatorRole = "operator_staff"
+    password: Password
+
+
+class StaffUpdate(Patch):
+    """Changes to a staff member; a new password, role or deactivation ends their sessions."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"email"})
+
+    name: Name | None = None
+    email: Email | None = None
+    role: OperatorRole | None = None
+    active: bool | None = None
+    password: Password | None = None
+
+
+class StaffOut(Output):
+    """A member of the operator's staff (never the password)."""
+
+    id: str
+    login: str
+    name: str
+    email: str | None
+    role: str
+    active: bool
+    created_at: datetime
+
+
 class TenantOut(Output):
     """A tenant."""
 

@@ -20,12 +20,12 @@ import hashlib
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -625,7 +625,97 @@ class AuthService:
             )
             s.add(op)
             await s.flush()
-            return {"id": op.id, "login": op.login, "name": op.name, "role": op.role.value}
+            return _operator_view(op)
+
+    async def operator_users(self) -> list[dict[str, Any]]:
+        """Every member of the operator's staff."""
+        async with self.db.transaction() as s:
+            rows = (await s.execute(select(OperatorUser).order_by(OperatorUser.login))).scalars()
+            return [_operator_view(r) for r in rows]
+
+    async def operator_user(self, user_id: str) -> dict[str, Any]:
+        """One member of the operator's staff."""
+        async with self.db.transaction() as s:
+            return _operator_view(await self._operator_row(s, user_id))
+
+    async def update_operator_user(
+        self, by: Principal, user_id: str, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Change a staff member; a new password, role or deactivation ends their sessions."""
+        values = dict(changes)
+        async with self.db.transaction() as s:
+            row = await self._operator_row(s, user_id)
+            if "role" in values:
+                values["role"] = Role(values["role"])
+                if values["role"] not in OPERATOR_ROLES:
+                    raise ValidationFailed(
+                        "invalid_role",
+                        "運営者の役割は operator_admin か operator_staff です。",
+                        "Operator roles are operator_admin and operator_staff.",
+                        [FieldError("role", "invalid_role", "不正な役割です。", "Invalid role.")],
+                    )
+            demoted = values.get("role", row.role) is not Role.OPERATOR_ADMIN
+            deactivated = values.get("active", row.active) is False
+            if row.role is Role.OPERATOR_ADMIN and row.active and (demoted or deactivated):
+                await self._keep_one_admin(s, row.id)
+            if "password" in values:
+                row.password_hash = hash_password(values.pop("password"))
+                values["_revoke"] = True
+            revoke = values.pop("_revoke", False) or "role" in values or deactivated
+            for field, value in values.items():
+                setattr(row, field, value)
+            if revoke:
+                await self._revoke(s, [AuthSession.operator_user_id == row.id], "account_changed")
+            s.add(
+                AuditEntry(
+                    tenant_id=None,
+                    actor=f"operator:{by.user_id}",
+                    action="operator_user.updated",
+                    target=row.id,
+                    detail={k: v for k, v in changes.items() if k != "password"},
+                    at=self.clock.now(),
+                )
+            )
+            return _operator_view(row)
+
+    async def delete_operator_user(self, by: Principal, user_id: str) -> None:
+        """Remove a staff member (never oneself, never the last operator admin)."""
+        if by.user_id == user_id:
+            raise Conflict(
+                "cannot_delete_self",
+                "自分自身は削除できません。",
+                "You cannot delete your own account.",
+            )
+        async with self.db.transaction() as s:
+            row = await self._operator_row(s, user_id)
+            if row.role is Role.OPERATOR_ADMIN and row.active:
+                await self._keep_one_admin(s, row.id)
+            await s.delete(row)
+
+    async def _operator_row(self, s: AsyncSession, user_id: str) -> OperatorUser:
+        row = await s.get(OperatorUser, user_id)
+        if row is None:
+            raise not_found("運営スタッフ", "Operator staff member")
+        return row
+
+    async def _keep_one_admin(self, s: AsyncSession, leaving: str) -> None:
+        others = (
+            await s.execute(
+                select(func.count())
+                .select_from(OperatorUser)
+                .where(
+                    OperatorUser.role == Role.OPERATOR_ADMIN,
+                    OperatorUser.active.is_(True),
+                    OperatorUser.id != leaving,
+                )
+            )
+        ).scalar_one()
+        if not others:
+            raise Conflict(
+                "last_operator_admin",
+                "最後の運営管理者は削除・降格・無効化できません。",
+                "The last operator admin cannot be removed, demoted or deactivated.",
+            )
 
     # ---- helpers ----
 
@@ -645,6 +735,18 @@ class AuthService:
 
     async def _publish(self, kind: str, tenant_id: str | None, data: dict[str, Any]) -> None:
         await self.bus.publish(Event(kind, tenant_id, self.clock.now(), data))
+
+
+def _operator_view(row: OperatorUser) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "login": row.login,
+        "name": row.name,
+        "email": row.email,
+        "role": row.role.value,
+        "active": row.active,
+        "created_at": row.created_at,
+    }
 
 
 def _not_authenticated() -> AuthenticationFailed:
