@@ -374,7 +374,7 @@ class ContractService:
         data: Mapping[str, Any],
         effective_on: date,
     ) -> None:
-        held = await self.tenants_holdings(s, tenant_id, effective_on)
+        held = await self.tenants_holdings(tenant_id, s, effective_on)
         quantity = int(data["quantity"])
         if quantity <= 0 or quantity > held.get(kind, 0):
             raise invalid(
@@ -396,7 +396,7 @@ class ContractService:
             )
 
     async def tenants_holdings(
-        self, s: AsyncSession, tenant_id: str, day: date
+        self, tenant_id: str, s: AsyncSession, day: date
     ) -> dict[LicenseKind, int]:
         """License quantities of ``tenant_id`` in force on ``day``."""
         rows = (
@@ -816,8 +816,8 @@ class ContractService:
         start = month_start(starts_on)
         async with self.db.transaction() as s:
             await self._active(s, tenant_id)
-            held = await self.tenants_holdings(s, tenant_id, start)
-            held_end = await self.tenants_holdings(s, tenant_id, month_end(start))
+            held = await self.tenants_holdings(tenant_id, s, start)
+            held_end = await self.tenants_holdings(tenant_id, s, month_end(start))
             if not any(
                 held[k] or held_end[k]
                 for k in (LicenseKind.LINE, LicenseKind.SEAT, LicenseKind.ADMIN)

@@ -39,7 +39,7 @@ class TenantRepository(Generic[M]):
         """SELECT of this tenant's rows only."""
         return select(self.model).where(self.model.tenant_id == tenant_id)
 
-    async def get(self, session: AsyncSession, tenant_id: str, object_id: str) -> M:
+    async def get(self, tenant_id: str, session: AsyncSession, object_id: str) -> M:
         """The row ``object_id`` of ``tenant_id``, or NotFound."""
         row = (
             await session.execute(self.scoped(tenant_id).where(self.model.id == object_id))
@@ -48,7 +48,7 @@ class TenantRepository(Generic[M]):
             raise not_found(self.label_ja, self.label_en)
         return row
 
-    async def find(self, session: AsyncSession, tenant_id: str, **equals: Any) -> M | None:
+    async def find(self, tenant_id: str, session: AsyncSession, **equals: Any) -> M | None:
         """The one row of ``tenant_id`` matching ``equals``, or None."""
         stmt = self.scoped(tenant_id)
         for name, value in equals.items():
@@ -57,8 +57,8 @@ class TenantRepository(Generic[M]):
 
     async def list(
         self,
-        session: AsyncSession,
         tenant_id: str,
+        session: AsyncSession,
         *,
         filters: Mapping[str, Any] | None = None,
         search: tuple[str, str] | None = None,
@@ -96,20 +96,20 @@ class TenantRepository(Generic[M]):
         )
         return Page(items=rows, total=total, offset=offset, limit=limit)
 
-    async def count(self, session: AsyncSession, tenant_id: str, **equals: Any) -> int:
+    async def count(self, tenant_id: str, session: AsyncSession, **equals: Any) -> int:
         """How many rows of ``tenant_id`` match ``equals``."""
         stmt = select(func.count()).select_from(self.model).where(self.model.tenant_id == tenant_id)
         for name, value in equals.items():
             stmt = stmt.where(getattr(self.model, name) == value)
         return int((await session.execute(stmt)).scalar_one())
 
-    def add(self, session: AsyncSession, tenant_id: str, row: M) -> M:
+    def add(self, tenant_id: str, session: AsyncSession, row: M) -> M:
         """Stage ``row`` as belonging to ``tenant_id``."""
         row.tenant_id = tenant_id
         session.add(row)
         return row
 
-    async def delete(self, session: AsyncSession, tenant_id: str, object_id: str) -> None:
+    async def delete(self, tenant_id: str, session: AsyncSession, object_id: str) -> None:
         """Delete the row ``object_id`` of ``tenant_id`` (NotFound if absent)."""
-        row = await self.get(session, tenant_id, object_id)
+        row = await self.get(tenant_id, session, object_id)
         await session.delete(row)

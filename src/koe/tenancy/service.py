@@ -188,8 +188,8 @@ class DirectoryService:
             )
         async with self.db.transaction() as s:
             page: Page[Any] = await spec.repo.list(
-                s,
                 tenant_id,
+                s,
                 filters=filters,
                 search=(spec.search, q) if q and spec.search else None,
                 offset=offset,
@@ -202,7 +202,7 @@ class DirectoryService:
     async def get(self, tenant_id: str, resource: str, object_id: str) -> View:
         """One object of ``tenant_id``."""
         async with self.db.transaction() as s:
-            row = await _spec(resource).repo.get(s, tenant_id, object_id)
+            row = await _spec(resource).repo.get(tenant_id, s, object_id)
             return await self._view(s, tenant_id, resource, row)
 
     async def create(self, tenant_id: str, resource: str, data: Mapping[str, Any]) -> View:
@@ -223,7 +223,7 @@ class DirectoryService:
         """Change an object's fields."""
         async with self.db.transaction() as s:
             await self._lock_tenant(s, tenant_id)
-            row = await RESOURCES[resource].repo.get(s, tenant_id, object_id)
+            row = await RESOURCES[resource].repo.get(tenant_id, s, object_id)
             updater = self._updaters().get(resource, self._update_plain)
             await updater(s, tenant_id, row, dict(data))
             await self._flush(s)
@@ -234,9 +234,9 @@ class DirectoryService:
     async def delete(self, tenant_id: str, resource: str, object_id: str) -> None:
         """Delete an object (an agent takes its user with it)."""
         async with self.db.transaction() as s:
-            row = await RESOURCES[resource].repo.get(s, tenant_id, object_id)
+            row = await RESOURCES[resource].repo.get(tenant_id, s, object_id)
             if resource == "agents":
-                user = await REPOS["users"].get(s, tenant_id, row.user_id)
+                user = await REPOS["users"].get(tenant_id, s, row.user_id)
                 await s.delete(user)
             await s.delete(row)
             await self._flush(s)
@@ -280,12 +280,12 @@ class DirectoryService:
     async def _publish(self, kind: str, tenant_id: str, data: View) -> None:
         await self.bus.publish(Event(kind, tenant_id, self.clock.now(), data))
 
-    async def holdings(self, s: AsyncSession, tenant_id: str, day: date | None = None) -> Holdings:
+    async def holdings(self, tenant_id: str, s: AsyncSession, day: date | None = None) -> Holdings:
         """License quantities of ``tenant_id`` in force on ``day`` (JST today by default)."""
         rows = (await s.execute(REPOS["licenses"].scoped(tenant_id))).scalars().all()
         return holdings_on(rows, day or jst_today(self.clock))
 
-    async def named_users(self, s: AsyncSession, tenant_id: str) -> int:
+    async def named_users(self, tenant_id: str, s: AsyncSession) -> int:
         """Active users that need a user license (agents and supervisors, R2.1)."""
         stmt = (
             select(func.count())
@@ -299,7 +299,7 @@ class DirectoryService:
         return int((await s.execute(stmt)).scalar_one())
 
     async def _check_user_license(self, s: AsyncSession, tenant_id: str) -> None:
-        check_named_users(await self.holdings(s, tenant_id), await self.named_users(s, tenant_id))
+        check_named_users(await self.holdings(tenant_id, s), await self.named_users(tenant_id, s))
 
     async def _ensure_refs(
         self, s: AsyncSession, tenant_id: str, refs: Mapping[str, Sequence[str]], field: str
@@ -308,7 +308,7 @@ class DirectoryService:
         for resource, ids in refs.items():
             repo = REPOS[resource]
             for object_id in set(ids):
-                if await repo.find(s, tenant_id, id=object_id) is None:
+                if await repo.find(tenant_id, s, id=object_id) is None:
                     raise _field_error(
                         field,
                         "unknown_reference",
@@ -319,7 +319,7 @@ class DirectoryService:
     async def _view(self, s: AsyncSession, tenant_id: str, resource: str, row: Any) -> View:
         view = row_view(row)
         if resource == "agents":
-            user = await REPOS["users"].get(s, tenant_id, row.user_id)
+            user = await REPOS["users"].get(tenant_id, s, row.user_id)
             view |= {
                 "login": user.login,
                 "role": user.role.value,
@@ -375,9 +375,9 @@ class DirectoryService:
 
         async def create(s: AsyncSession, tenant_id: str, data: dict[str, Any]) -> Any:
             for field in unique:
-                if await REPOS[resource].find(s, tenant_id, **{field: data[field]}):
+                if await REPOS[resource].find(tenant_id, s, **{field: data[field]}):
                     raise _duplicate(field, data[field])
-            return REPOS[resource].add(s, tenant_id, model(**data))
+            return REPOS[resource].add(tenant_id, s, model(**data))
 
         return create
 
@@ -393,7 +393,7 @@ class DirectoryService:
             )
             if unique and value != getattr(row, field):
                 repo = next(r for r in REPOS.values() if r.model is type(row))
-                if await repo.find(s, tenant_id, **{field: value}):
+                if await repo.find(tenant_id, s, **{field: value}):
                     raise _duplicate(field, value)
             setattr(row, field, value)
 
@@ -408,7 +408,7 @@ class DirectoryService:
                 "テナントのユーザーに使えない役割です。",
                 "Not a tenant role.",
             )
-        if await REPOS["users"].find(s, tenant_id, login=data["login"]):
+        if await REPOS["users"].find(tenant_id, s, login=data["login"]):
             raise _duplicate("login", data["login"])
         if role.is_named_user:
             await self._check_user_license(s, tenant_id)
@@ -422,7 +422,7 @@ class DirectoryService:
             active=data.get("active", True),
             created_at=self.clock.now(),
         )
-        REPOS["users"].add(s, tenant_id, user)
+        REPOS["users"].add(tenant_id, s, user)
         return user
 
     async def _create_user(self, s: AsyncSession, tenant_id: str, data: dict[str, Any]) -> User:
@@ -501,7 +501,7 @@ class DirectoryService:
                 "内線番号は2〜8桁の数字です。",
                 "Extensions are 2 to 8 digits.",
             )
-        if await REPOS["agents"].find(s, tenant_id, extension=extension):
+        if await REPOS["agents"].find(tenant_id, s, extension=extension):
             raise _duplicate("extension", extension)
 
     async def _create_agent(self, s: AsyncSession, tenant_id: str, data: dict[str, Any]) -> Agent:
@@ -521,7 +521,7 @@ class DirectoryService:
         agent = Agent(
             user_id=user.id, extension=data["extension"], display_name=data["display_name"]
         )
-        REPOS["agents"].add(s, tenant_id, agent)
+        REPOS["agents"].add(tenant_id, s, agent)
         await s.flush()
         await self._set_agent_skills(s, tenant_id, agent, data.get("skills", []))
         return agent
@@ -542,7 +542,7 @@ class DirectoryService:
         if "display_name" in data:
             user_fields["name"] = data["display_name"]
         if user_fields:
-            user = await REPOS["users"].get(s, tenant_id, row.user_id)
+            user = await REPOS["users"].get(tenant_id, s, row.user_id)
             await self._update_user(s, tenant_id, user, user_fields)
 
     # ---- queues ----
@@ -553,11 +553,11 @@ class DirectoryService:
         await self._ensure_refs(s, tenant_id, {"skills": [k["skill_id"] for k in skills]}, "skills")
 
     async def _create_queue(self, s: AsyncSession, tenant_id: str, data: dict[str, Any]) -> Queue:
-        if await REPOS["queues"].find(s, tenant_id, name=data["name"]):
+        if await REPOS["queues"].find(tenant_id, s, name=data["name"]):
             raise _duplicate("name", data["name"])
         await self._check_queue_skills(s, tenant_id, data.get("skills", []))
         row = Queue(**data)
-        REPOS["queues"].add(s, tenant_id, row)
+        REPOS["queues"].add(tenant_id, s, row)
         return row
 
     async def _update_queue(
@@ -588,7 +588,7 @@ class DirectoryService:
         await self._check_number(s, tenant_id, e164)
         await self._number_flow(s, tenant_id, data)
         row = PhoneNumber(e164=e164, **data)
-        REPOS["numbers"].add(s, tenant_id, row)
+        REPOS["numbers"].add(tenant_id, s, row)
         return row
 
     async def _update_number(
@@ -605,11 +605,11 @@ class DirectoryService:
     # ---- flows and IVRs ----
 
     async def _create_flow(self, s: AsyncSession, tenant_id: str, data: dict[str, Any]) -> CallFlow:
-        if await REPOS["flows"].find(s, tenant_id, name=data["name"]):
+        if await REPOS["flows"].find(tenant_id, s, name=data["name"]):
             raise _duplicate("name", data["name"])
         await self._ensure_refs(s, tenant_id, validate_flow(data["document"]), "document")
         row = CallFlow(version=1, **data)
-        REPOS["flows"].add(s, tenant_id, row)
+        REPOS["flows"].add(tenant_id, s, row)
         return row
 
     async def _update_flow(
@@ -621,11 +621,11 @@ class DirectoryService:
         await self._update_plain(s, tenant_id, row, data)
 
     async def _create_ivr(self, s: AsyncSession, tenant_id: str, data: dict[str, Any]) -> IvrMenu:
-        if await REPOS["ivrs"].find(s, tenant_id, name=data["name"]):
+        if await REPOS["ivrs"].find(tenant_id, s, name=data["name"]):
             raise _duplicate("name", data["name"])
         await self._ensure_refs(s, tenant_id, validate_ivr(data["document"]), "document")
         row = IvrMenu(**data)
-        REPOS["ivrs"].add(s, tenant_id, row)
+        REPOS["ivrs"].add(tenant_id, s, row)
         return row
 
     async def _update_ivr(
@@ -671,11 +671,11 @@ class DirectoryService:
     async def _create_hours(
         self, s: AsyncSession, tenant_id: str, data: dict[str, Any]
     ) -> BusinessHours:
-        if await REPOS["hours"].find(s, tenant_id, name=data["name"]):
+        if await REPOS["hours"].find(tenant_id, s, name=data["name"]):
             raise _duplicate("name", data["name"])
         self._check_weekly(data.get("weekly", {}))
         row = BusinessHours(**data)
-        REPOS["hours"].add(s, tenant_id, row)
+        REPOS["hours"].add(tenant_id, s, row)
         return row
 
     async def _update_hours(
@@ -713,11 +713,11 @@ class Batch:
 
     async def holdings(self) -> Holdings:
         """License quantities in force today."""
-        return await self.directory.holdings(self.session, self.tenant_id)
+        return await self.directory.holdings(self.tenant_id, self.session)
 
     async def named_users(self) -> int:
         """Active users that need a user license."""
-        return await self.directory.named_users(self.session, self.tenant_id)
+        return await self.directory.named_users(self.tenant_id, self.session)
 
     async def publish(self) -> None:
         """Publish the events of the committed changes (called after the commit)."""
@@ -937,7 +937,7 @@ class TenantService:
     ) -> View:
         """Subscribe an add-on; it needs the basic service and can never return once cancelled."""
         async with self.db.transaction() as s:
-            holdings = await DirectoryService(self.db, self.clock, self.bus).holdings(s, tenant_id)
+            holdings = await DirectoryService(self.db, self.clock, self.bus).holdings(tenant_id, s)
             if holdings.line + holdings.seat + holdings.admin == 0:
                 raise Conflict(
                     "addon_requires_basic",
@@ -1082,14 +1082,14 @@ class TenantService:
         async with self.db.transaction() as s:
             if await s.get(Tenant, tenant_id) is None:
                 raise not_found("テナント", "Tenant")
-            holdings = await directory.holdings(s, tenant_id)
+            holdings = await directory.holdings(tenant_id, s)
             return {
                 "line": holdings.line,
                 "seat": holdings.seat,
                 "admin": holdings.admin,
                 "additional_user": holdings.additional_user,
                 "named_users_allowed": holdings.named_users,
-                "named_users_in_use": await directory.named_users(s, tenant_id),
+                "named_users_in_use": await directory.named_users(tenant_id, s),
             }
 
     async def settings(self, tenant_id: str) -> TenantSettings:
