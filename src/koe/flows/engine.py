@@ -8,9 +8,10 @@ and walks the flow's nodes until the call ends. Nodes (``koe.tenancy.flowdoc``):
 - ``business_hours`` → ``open`` / ``closed`` (``holiday`` if given, else ``closed``).
 - ``ivr_menu`` → plays the IVR's prompt, takes one digit; no input or an invalid one plays a
   notice and asks again up to ``retries`` times, then takes the ``default`` choice (for
-  callers who press nothing, e.g. rotary phones). A choice is an action (queue, play,
-  voicemail, callback, transfer, hangup, repeat) run like the node of that type, with the
-  menu node's ``next``.
+  callers who press nothing, e.g. rotary phones). A choice is an action run like the node
+  of that type: ``queue`` and ``transfer`` go on to the menu node's ``next`` when they give
+  up; ``voicemail``, ``callback`` and ``hangup`` end the call; ``play`` and ``repeat`` come
+  back to the menu.
 - ``menu_route`` → with a ``prompt``, an inline one-digit menu (``routes``, ``timeout_seconds``,
   ``retries``); without, routes on a variable (``variable``, default the last input).
 - ``play`` (``prompt``, ``barge_in``), ``gather`` (``variable``, ``min_digits``, ``max_digits``,
@@ -371,7 +372,10 @@ class FlowEngine:
             if language in ("ja", "en"):
                 ctx.language = str(language)
                 ctx.attributes["language"] = ctx.language
-            synthetic = {**choice, "type": action, "next": node.get("next")}
+            # Queues and transfers can give up (overflow, no answer): then the menu's next.
+            # Voicemail, callback and hangup end the call.
+            nxt = node.get("next") if action in ("queue", "transfer") else None
+            synthetic = {**choice, "type": action, "next": nxt}
             return await self._run(ctx, f"{node_id}.{digit or 'default'}", synthetic)
 
     async def _menu_route(
