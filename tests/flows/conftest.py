@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import suppress
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -80,6 +79,7 @@ class Harness:
         self.dialer = FakeDialer(self.phones, self.trunk)
         acd_options.setdefault("dialer", self.dialer)
         acd_options.setdefault("max_sleep", 0.01)
+        acd_options.setdefault("presence_timeout", None)  # presence tests turn it on
         self.acd = AcdService(self.clock, self.bus, self.directory, self.prompts, **acd_options)
         self.engine = FlowEngine(
             self.plans,
@@ -183,10 +183,11 @@ class Harness:
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
-        for task in self.tasks:
-            with suppress(asyncio.CancelledError):
-                await task
-        await self.acd.stop()
+        _, pending = await asyncio.wait(self.tasks, timeout=2) if self.tasks else (set(), set())
+        for task in pending:
+            task.print_stack()
+        assert not pending, "call tasks did not end when cancelled"
+        await asyncio.wait_for(self.acd.stop(), 2)
 
 
 @pytest.fixture

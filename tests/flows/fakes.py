@@ -13,7 +13,6 @@ import itertools
 import wave
 from collections import deque
 from collections.abc import Iterable
-from contextlib import suppress
 from pathlib import Path
 
 from koe.calls.session import (
@@ -23,6 +22,7 @@ from koe.calls.session import (
     CallSession,
     RingOutcome,
 )
+from koe.flows.acd import cancel_and_wait
 
 SCALE = 0.001
 _ids = itertools.count(1)
@@ -53,7 +53,9 @@ class Phones:
         """The agent ends the conversation."""
         self.talking.pop(agent_id).set()
 
-    async def ring(self, call_id: str, agent_id: str, ring_s: float, gone: asyncio.Event) -> BridgeResult:
+    async def ring(
+        self, call_id: str, agent_id: str, ring_s: float, gone: asyncio.Event
+    ) -> BridgeResult:
         self.rang.append((call_id, agent_id))
         behaviour = self.behaviour.get(agent_id, "answer")
         try:
@@ -69,9 +71,7 @@ class Phones:
             try:
                 done, _ = await asyncio.wait({waiter}, timeout=limit)
             finally:
-                waiter.cancel()
-                with suppress(asyncio.CancelledError):
-                    await waiter
+                await cancel_and_wait(waiter)
             if done:
                 return BridgeResult(RingOutcome.CALLER_GONE)
             return BridgeResult(RingOutcome.NO_ANSWER, q850_cause=19)
@@ -193,7 +193,8 @@ class FakeSession:
     async def play(self, prompt: Path, *, barge_in: bool = True) -> str | None:
         self._check()
         name = prompt.name.split(".")[0]
-        label = name if prompt.parent.name in ("default", "prompts") else f"{prompt.parent.name}/{name}"
+        folder = prompt.parent.name
+        label = name if folder in ("default", "prompts") else f"{folder}/{name}"
         self.log.append(("play", label))
         await asyncio.sleep(0)
         self._check()
@@ -235,9 +236,7 @@ class FakeSession:
             )
         finally:
             for task in (key, hangup):
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
         if key.done() and not key.cancelled():
             self.log.append(("collect", key.result()))
             return key.result()[:max_digits]

@@ -12,7 +12,7 @@ import pytest
 from koe.calls.session import CallerIdentity, Withheld
 from koe.flows import events as fev
 from koe.tenancy.settings import TenantSettings
-from tests.flows.conftest import NUMBER, T, WEEKDAYS_9_18, Harness
+from tests.flows.conftest import NUMBER, WEEKDAYS_9_18, Harness, T
 
 END = {"type": "hangup"}
 
@@ -247,9 +247,7 @@ async def test_transfer_not_answered_goes_to_next(h: Harness) -> None:
 
 
 async def test_transfer_to_an_unusable_number_goes_on(h: Harness) -> None:
-    h.flow(
-        {"t": {"type": "transfer", "number": "not a number", "next": "end"}, "end": END}, "t"
-    )
+    h.flow({"t": {"type": "transfer", "number": "not a number", "next": "end"}, "end": END}, "t")
     s = await h.run(h.session())
     assert s.notes["transfer"] == "invalid_number" and "transfer" not in s.ops()
 
@@ -441,4 +439,4 @@ async def test_queue_that_does_not_exist_goes_to_next(h: Harness) -> None:
     h.flow({"q": {"type": "queue", "queue": "nope", "next": "end"}, "end": END}, "q")
     s = await h.run(h.session())
     assert s.ops() == ["answer", "hangup"]
-    assert NUMBER == s.called
+    assert s.called == NUMBER

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from koe.calls.session import BridgeResult, CallGone, CallSession, RingOutcome
 from koe.core.clock import Clock
@@ -49,7 +49,6 @@ from koe.routing.views import AgentView, CallView, QueueFigures
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Key = tuple[str, str]
 """(tenant id, call id)."""
 
@@ -163,8 +162,7 @@ class AcdService:
         for task in owned:
             task.cancel()
         for task in owned:
-            with suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._ticker = self._publisher = None
         self._tasks.clear()
         while not self._outbox.empty():
@@ -435,10 +433,10 @@ class AcdService:
         for action in actions:
             key = (action.tenant_id, action.call_id)
             inbox = self._inboxes.get(key)
-            if inbox is not None:
+            if isinstance(action, Offer) and action.callback:
+                self._start_callback(action)  # nobody is on the line: dial
+            elif inbox is not None:
                 inbox.put_nowait(action)
-            elif isinstance(action, Offer) and action.callback:
-                self._start_callback(action)
             elif isinstance(action, Offer):
                 # Nobody is on the line for this call any more: take it out of the ACD.
                 log.warning(
@@ -522,9 +520,13 @@ class AcdService:
             self._act(actions)
             return await waiter.run()
         finally:
-            self._inboxes.pop(key, None)
+            self._unregister(key, inbox)
             if not waiter.kept:
                 self._release(tenant_id, call_id)
+
+    def _unregister(self, key: Key, inbox: asyncio.Queue[Action]) -> None:
+        if self._inboxes.get(key) is inbox:
+            del self._inboxes[key]
 
     def keep_callback(self, callback: KeptCallback) -> None:
         """Remember whom to call back for a kept callback (its place is in the engine)."""
@@ -612,6 +614,7 @@ class AcdService:
         inbox: asyncio.Queue[Action],
     ) -> None:
         tenant_id, call_id, agent_id = offer.tenant_id, offer.call_id, offer.agent_id
+        ringing = True
         try:
             ring = asyncio.create_task(
                 dialer.call_agent(
@@ -620,6 +623,7 @@ class AcdService:
             )
             if await _ring_or_cancel(ring, inbox, agent_id):
                 return  # the engine took the offer back; the callback keeps its place
+            ringing = False
             try:
                 outcome, agent_session = ring.result()
             except (CallGone, KoeError):
@@ -635,12 +639,13 @@ class AcdService:
             self._act(self.engine.answered(tenant_id, call_id))
             kept.attempts += 1
             reached = await self._dial_customer(agent_session, kept, agent_id, inbox)
+            self._unregister((tenant_id, call_id), inbox)
             if self._connected(tenant_id, call_id):
                 self._act(self.engine.call_ended(tenant_id, call_id))
             self._callback_done(kept, agent_id, reached)
         finally:
-            self._inboxes.pop((tenant_id, call_id), None)
-            if self._offered_to(tenant_id, call_id, agent_id):
+            self._unregister((tenant_id, call_id), inbox)
+            if ringing and self._offered_to(tenant_id, call_id, agent_id):
                 # Stopped while ringing (the service stops): back to its place.
                 with suppress(KoeError):
                     self._act(self.engine.offer_failed(tenant_id, call_id, "cancelled"))
@@ -714,14 +719,23 @@ class AcdService:
         self._act(actions)
 
 
-async def _cancel(task: asyncio.Task[T] | None) -> None:
-    """Cancel ``task`` and wait for it; whatever it raised on the way out is dropped."""
+async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
+    """Cancel ``task`` and wait for it; what it raised on the way out is dropped.
+
+    The caller's own cancellation is never swallowed.
+    """
     if task is None:
         return
     if not task.done():
         task.cancel()
-    with suppress(asyncio.CancelledError, CallGone, KoeError):
+    try:
         await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+    except (CallGone, KoeError):
+        pass
 
 
 async def _next_action(inbox: asyncio.Queue[Action], *tasks: asyncio.Task[Any]) -> Action | None:
@@ -736,10 +750,7 @@ async def _next_action(inbox: asyncio.Queue[Action], *tasks: asyncio.Task[Any]) 
 
 async def _taken(getter: asyncio.Task[Action]) -> Action | None:
     """The action ``getter`` took from the inbox, or None (it is cancelled if still waiting)."""
-    if not getter.done():
-        getter.cancel()
-        with suppress(asyncio.CancelledError):
-            await getter
+    await cancel_and_wait(getter)
     if getter.cancelled():
         return None
     return getter.result()
@@ -753,13 +764,13 @@ async def _ring_or_cancel(
         while not ring.done():
             action = await _next_action(inbox, ring)
             if isinstance(action, CancelOffer) and action.agent_id == agent_id:
-                await _cancel(ring)
+                await cancel_and_wait(ring)
                 return True
             if action is not None:
                 log.debug("ignored while ringing: %r", action)
         return False
     except BaseException:
-        await _cancel(ring)
+        await cancel_and_wait(ring)
         raise
 
 
@@ -776,7 +787,7 @@ async def _bridge_over(result: BridgeResult, inbox: asyncio.Queue[Action]) -> Ag
                 return action
         return None
     finally:
-        await _cancel(done_wait)
+        await cancel_and_wait(done_wait)
 
 
 class _Waiter:
@@ -835,11 +846,11 @@ class _Waiter:
                     if _dtmf_choice(digit) == "1" and self.callback_offered:
                         return await self._callback()
                 if isinstance(action, Announce):
-                    await _cancel(op)
+                    await cancel_and_wait(op)
                     music = False
                     op = asyncio.create_task(self._announce(action))
                 elif isinstance(action, Offer):
-                    await _cancel(op)
+                    await cancel_and_wait(op)
                     op = None
                     if not music:
                         await self.session.start_music(self.acd.prompts.music(self.tenant_id))
@@ -848,7 +859,7 @@ class _Waiter:
                     if result is not None:
                         return result
                 elif isinstance(action, Overflow):
-                    await _cancel(op)
+                    await cancel_and_wait(op)
                     op = None
                     with suppress(CallGone):
                         await self.session.stop_media()
@@ -863,7 +874,7 @@ class _Waiter:
         except CallGone:
             return self._abandoned()
         finally:
-            await _cancel(op)
+            await cancel_and_wait(op)
 
     async def _listen(self) -> str | None:
         return await self.session.collect_digits(
@@ -905,6 +916,7 @@ class _Waiter:
             log.warning("callback refused tenant=%s call=%s: %s", tenant, call_id, err.code)
             return self._abandoned()
         self.kept = True
+        acd._unregister((tenant, call_id), self.inbox)  # offers now go to the dialer
         assert number is not None
         acd.keep_callback(KeptCallback(tenant, call_id, self.queue_id, number, self.language))
         acd._act(actions)
