@@ -51,6 +51,9 @@ class MemoryDirectory:
     async def agent_skills(self, tenant_id: str, agent_id: str) -> dict[str, int] | None:
         return self.skills.get(tenant_id, {}).get(agent_id)
 
+    async def agent_of_user(self, tenant_id: str, user_id: str) -> str | None:
+        return user_id if user_id in self.skills.get(tenant_id, {}) else None
+
 
 class MemoryPlans:
     """Numbers → plans, kept in a dict (a plan is copied as the call starts, like the store)."""

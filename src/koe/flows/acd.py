@@ -72,6 +72,10 @@ class AcdDirectory(Protocol):
         """The agent's skills (skill id → level); None if the tenant has no such agent."""
         ...
 
+    async def agent_of_user(self, tenant_id: str, user_id: str) -> str | None:
+        """The agent profile of a user; None if they have none."""
+        ...
+
 
 class QueueOutcome(StrEnum):
     """How a caller's time in the queues ended."""
@@ -369,6 +373,13 @@ class AcdService:
         await self._agent_do(
             tenant_id, agent_id, lambda: self.engine.connection_lost(tenant_id, agent_id)
         )
+
+    async def agent_of_user(self, tenant_id: str, user_id: str) -> str:
+        """The caller's own agent id (agents act on themselves); ``agent_profile_missing``."""
+        agent_id = await self.directory.agent_of_user(tenant_id, user_id)
+        if agent_id is None:
+            raise no_agent_profile()
+        return agent_id
 
     async def heartbeat(self, tenant_id: str, agent_id: str) -> bool:
         """The agent's client is still there; False if the agent is not logged in."""

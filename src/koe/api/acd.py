@@ -1,0 +1,386 @@
+"""The ACD over HTTP: agent states for AgentBar, queue figures and routing answers for Suite.
+
+- ``/agent/*``: the caller acts on their own agent profile (login, ready, break, after-call
+  work, heartbeat, logout); any tenant role with an agent profile.
+- ``/acd/*``: supervisors read their tenant's agents, queues, calls, what-if and routing
+  explanations; tenant admins also log an agent out.
+- ``/flows/{id}/versions``, ``/flows/{id}/rollback`` and ``/queues/{id}/routing``: tenant
+  admins manage flow versions and queue routing options.
+
+Another tenant's agent, queue or call is simply not found.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Protocol, cast
+
+from fastapi import APIRouter, Depends, Path, Response, status
+from pydantic import Field
+
+from koe.api.deps import Action, Caller, ObjectId, Scope, Svc, own_tenant
+from koe.api.schemas import Input, Output
+from koe.core.errors import not_found
+from koe.flows.acd import AcdService
+from koe.flows.errors import no_agent_profile
+from koe.flows.service import FlowService
+from koe.routing.errors import agent_not_logged_in
+from koe.routing.explain import Decision
+from koe.routing.views import AgentView, QueueFigures
+
+
+class AcdServices(Protocol):
+    """What these routes need from the composition root (``koe.app.Koe`` fits)."""
+
+    @property
+    def acd(self) -> AcdService: ...
+    @property
+    def flows(self) -> FlowService: ...
+
+
+def acd_services(svc: Svc) -> AcdServices:
+    """The ACD and flow services of the app."""
+    return cast(AcdServices, svc)
+
+
+Acd = Annotated[AcdServices, Depends(acd_services)]
+Reason = Annotated[str, Field(min_length=1, max_length=64)]
+Skills = dict[
+    Annotated[str, Field(min_length=1, max_length=64)], Annotated[int, Field(ge=1, le=10)]
+]
+
+
+# ---- bodies and answers ----
+
+
+class LoginIn(Input):
+    """Log in available (``ready``) or on break with a reason code."""
+
+    ready: bool = True
+    reason: Reason = "not_ready"
+
+
+class BreakIn(Input):
+    """Go on break (after the current call's work, if on a call)."""
+
+    reason: Reason
+
+
+class WrapUpIn(Input):
+    """More after-call work."""
+
+    seconds: Annotated[int, Field(ge=1, le=3600)]
+
+
+class WhatIfIn(Input):
+    """Who would get a call in ``queue_id`` (or any queue) with these extra skills now?"""
+
+    queue_id: Annotated[str, Field(max_length=64)] | None = None
+    skills: Skills = Field(default_factory=dict, max_length=50)
+    priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
+
+
+class RollbackIn(Input):
+    """The version whose document becomes current again (as a new version)."""
+
+    version: Annotated[int, Field(ge=1)]
+
+
+class AgentStateOut(Output):
+    """An agent's ACD state."""
+
+    agent_id: str
+    state: str
+    since: datetime
+    reason: str | None
+    pending_break: str | None
+    call_id: str | None
+    skills: dict[str, int]
+    idle_since: datetime | None
+    wrap_up_until: datetime | None
+
+
+class HeartbeatOut(Output):
+    """The agent is still logged in."""
+
+    ok: bool
+
+
+class QueueFiguresOut(Output):
+    """A queue's real-time figures (service level by window in minutes)."""
+
+    queue_id: str
+    waiting: int
+    offered: int
+    callbacks: int
+    longest_wait_seconds: float
+    agents: dict[str, int]
+    service_level: dict[int, float | None]
+    aht_seconds: float
+    ewt_seconds: float | None
+
+
+class CallOut(Output):
+    """A caller in a queue."""
+
+    call_id: str
+    queue_id: str
+    state: str
+    need: str
+    priority: int
+    position: int | None
+    waited_seconds: float
+    queue_waited_seconds: float
+    agent_id: str | None
+    callback: bool
+    escalation_step: int
+
+
+class CandidateOut(Output):
+    """An eligible available agent and how long they have been idle."""
+
+    agent_id: str
+    idle_seconds: float
+
+
+class WhatIfOut(Output):
+    """The agent a call would go to now, the eligible agents in order, and the wait."""
+
+    need: str
+    queue_id: str | None
+    agent_id: str | None
+    eligible: list[CandidateOut]
+    staffed: dict[str, int]
+    position: int | None
+    ewt_seconds: float | None
+    reason: str
+
+
+class DecisionOut(Output):
+    """One routing decision of a call."""
+
+    at: datetime
+    call_id: str
+    queue_id: str
+    trigger: str
+    need: str
+    outcome: str
+    agent_id: str | None
+    eligible: list[CandidateOut]
+    eligible_truncated: bool
+    calls: list[dict[str, Any]]
+    reason: str
+
+
+class FlowVersionOut(Output):
+    """A saved version of a call flow (``document`` only when one version is asked for)."""
+
+    id: str
+    flow_id: str
+    version: int
+    note: str
+    created_at: datetime
+    document: dict[str, Any] | None = None
+
+
+def _agent(view: AgentView) -> AgentStateOut:
+    return AgentStateOut.model_validate(view, from_attributes=True)
+
+
+def _figures(view: QueueFigures) -> QueueFiguresOut:
+    return QueueFiguresOut.model_validate(view, from_attributes=True)
+
+
+def _decision(d: Decision) -> DecisionOut:
+    return DecisionOut(
+        at=d.at,
+        call_id=d.call_id,
+        queue_id=d.queue_id,
+        trigger=d.trigger,
+        need=d.need,
+        outcome=d.outcome,
+        agent_id=d.agent_id,
+        eligible=[
+            CandidateOut(agent_id=c.agent_id, idle_seconds=c.idle_seconds) for c in d.eligible
+        ],
+        eligible_truncated=d.eligible_truncated,
+        calls=[
+            {
+                "call_id": c.call_id,
+                "queue_id": c.queue_id,
+                "queue_priority": c.queue_priority,
+                "caller_priority": c.caller_priority,
+                "waited_seconds": c.waited_seconds,
+            }
+            for c in d.calls
+        ],
+        reason=d.reason,
+    )
+
+
+# ---- the caller's own agent ----
+
+
+async def _me(caller: Caller, svc: Svc) -> tuple[str, str]:
+    """(tenant id, agent id) of the caller's own agent profile."""
+    if caller.tenant_id is None:
+        raise no_agent_profile()
+    agent_id = await acd_services(svc).acd.agent_of_user(caller.tenant_id, caller.user_id)
+    return caller.tenant_id, agent_id
+
+
+Me = Annotated[tuple[str, str], Depends(_me)]
+QueueId = Annotated[str, Path(max_length=64)]
+CallId = Annotated[str, Path(max_length=128)]
+TAGS: list[str | Any] = ["acd"]
+
+
+def add_acd_routes(router: APIRouter) -> None:
+    """Agent self-service, supervisor figures and admin management of the ACD."""
+    read_queues = Annotated[Scope, Depends(own_tenant("queues", Action.READ))]
+    read_agents = Annotated[Scope, Depends(own_tenant("agents", Action.READ))]
+    manage_agents = Annotated[Scope, Depends(own_tenant("agents", Action.WRITE))]
+    manage_flows = Annotated[Scope, Depends(own_tenant("flows", Action.WRITE))]
+    read_flows = Annotated[Scope, Depends(own_tenant("flows", Action.READ))]
+    manage_queues = Annotated[Scope, Depends(own_tenant("queues", Action.WRITE))]
+
+    @router.get("/agent/state", response_model=AgentStateOut, tags=TAGS)
+    async def my_state(me: Me, app: Acd) -> AgentStateOut:
+        """The caller's own ACD state (404 ``agent_not_logged_in`` when logged out)."""
+        return _agent(await app.acd.agent(*me))
+
+    @router.post("/agent/login", response_model=AgentStateOut, tags=TAGS)
+    async def login(body: LoginIn, me: Me, app: Acd) -> AgentStateOut:
+        """Take a seat, available or on break (409 ``license_seats_exceeded``: none free)."""
+        return _agent(await app.acd.login(*me, ready=body.ready, reason=body.reason))
+
+    @router.post("/agent/ready", response_model=AgentStateOut, tags=TAGS)
+    async def ready(me: Me, app: Acd) -> AgentStateOut:
+        """Ready for calls (from break, no-answer pause or after-call work)."""
+        view = await app.acd.ready(*me)
+        assert view is not None
+        return _agent(view)
+
+    @router.post("/agent/break", response_model=AgentStateOut, tags=TAGS)
+    async def start_break(body: BreakIn, me: Me, app: Acd) -> AgentStateOut:
+        """Go on break with a reason code."""
+        view = await app.acd.start_break(*me, body.reason)
+        assert view is not None
+        return _agent(view)
+
+    @router.post("/agent/wrap-up", response_model=AgentStateOut, tags=TAGS)
+    async def extend_wrap_up(body: WrapUpIn, me: Me, app: Acd) -> AgentStateOut:
+        """Extend after-call work (up to the queue's limit)."""
+        view = await app.acd.extend_wrap_up(*me, body.seconds)
+        assert view is not None
+        return _agent(view)
+
+    @router.post("/agent/heartbeat", response_model=HeartbeatOut, tags=TAGS)
+    async def heartbeat(me: Me, app: Acd) -> HeartbeatOut:
+        """AgentBar is still there (every 10 s; silent for 30 s: out of the pool)."""
+        if not await app.acd.heartbeat(*me):
+            raise agent_not_logged_in(me[1])
+        return HeartbeatOut(ok=True)
+
+    @router.post("/agent/logout", status_code=status.HTTP_204_NO_CONTENT, tags=TAGS)
+    async def logout(me: Me, app: Acd) -> Response:
+        """Give the seat back (not during a call)."""
+        await app.acd.logout(*me)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    # ---- supervisors and admins ----
+
+    @router.get("/acd/agents", response_model=list[AgentStateOut], tags=TAGS)
+    async def agents(scope: read_agents, app: Acd) -> list[AgentStateOut]:
+        """The tenant's logged-in agents and their states."""
+        return [_agent(v) for v in await app.acd.agents(scope.tenant_id)]
+
+    @router.post(
+        "/acd/agents/{object_id}/logout", status_code=status.HTTP_204_NO_CONTENT, tags=TAGS
+    )
+    async def force_logout(scope: manage_agents, object_id: ObjectId, app: Acd) -> Response:
+        """Take an agent out of the pool and free the seat (a call in progress ends for the ACD)."""
+        await app.acd.agent(scope.tenant_id, object_id)  # 404 unless logged in here
+        await app.acd.connection_lost(scope.tenant_id, object_id)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.get("/acd/queues", response_model=list[QueueFiguresOut], tags=TAGS)
+    async def queues(scope: read_queues, app: Acd) -> list[QueueFiguresOut]:
+        """Real-time figures of every queue."""
+        return [_figures(f) for f in await app.acd.all_realtime(scope.tenant_id)]
+
+    @router.get("/acd/queues/{queue_id}", response_model=QueueFiguresOut, tags=TAGS)
+    async def queue(scope: read_queues, queue_id: QueueId, app: Acd) -> QueueFiguresOut:
+        """Real-time figures of one queue: waiting, longest wait, agents by state, SL, EWT."""
+        return _figures(await app.acd.realtime(scope.tenant_id, queue_id))
+
+    @router.get("/acd/queues/{queue_id}/calls", response_model=list[CallOut], tags=TAGS)
+    async def queue_calls(scope: read_queues, queue_id: QueueId, app: Acd) -> list[CallOut]:
+        """The callers in a queue, in the order they will be served."""
+        views = await app.acd.calls(scope.tenant_id, queue_id)
+        return [CallOut.model_validate(v, from_attributes=True) for v in views]
+
+    @router.post("/acd/what-if", response_model=WhatIfOut, tags=TAGS)
+    async def what_if(body: WhatIfIn, scope: read_queues, app: Acd) -> WhatIfOut:
+        """Who would get a call with these skills now? Changes nothing."""
+        answer = await app.acd.what_if(
+            scope.tenant_id, queue_id=body.queue_id, skills=body.skills, priority=body.priority
+        )
+        return WhatIfOut(
+            need=answer.need,
+            queue_id=answer.queue_id,
+            agent_id=answer.agent_id,
+            eligible=[
+                CandidateOut(agent_id=c.agent_id, idle_seconds=c.idle_seconds)
+                for c in answer.eligible
+            ],
+            staffed=answer.staffed,
+            position=answer.position,
+            ewt_seconds=answer.ewt_seconds,
+            reason=answer.reason,
+        )
+
+    @router.get("/acd/calls/{call_id}/explain", response_model=list[DecisionOut], tags=TAGS)
+    async def explain(scope: read_queues, call_id: CallId, app: Acd) -> list[DecisionOut]:
+        """Why a (recent) call went where it went: eligible agents, the choice, the reason."""
+        decisions = await app.acd.explain(scope.tenant_id, call_id)
+        if not decisions:
+            raise not_found("通話", "Call")
+        return [_decision(d) for d in decisions]
+
+    # ---- flow versions and queue routing (tenant admins) ----
+
+    @router.get("/flows/{object_id}/versions", response_model=list[FlowVersionOut], tags=TAGS)
+    async def flow_versions(
+        scope: read_flows, object_id: ObjectId, app: Acd
+    ) -> list[FlowVersionOut]:
+        """The flow's saved versions, newest first."""
+        rows = await app.flows.versions(scope.tenant_id, object_id)
+        return [FlowVersionOut.model_validate(r) for r in rows]
+
+    @router.get("/flows/{object_id}/versions/{version}", response_model=FlowVersionOut, tags=TAGS)
+    async def flow_version(
+        scope: read_flows,
+        object_id: ObjectId,
+        version: Annotated[int, Path(ge=1, le=1_000_000)],
+        app: Acd,
+    ) -> FlowVersionOut:
+        """One saved version with its document."""
+        return FlowVersionOut.model_validate(
+            await app.flows.version(scope.tenant_id, object_id, version)
+        )
+
+    @router.post("/flows/{object_id}/rollback", tags=TAGS)
+    async def rollback(
+        body: RollbackIn, scope: manage_flows, object_id: ObjectId, app: Acd
+    ) -> dict[str, Any]:
+        """Make an old version current again (saved as a new version); calls in progress
+        finish on the version they started with."""
+        return await app.flows.rollback(scope.tenant_id, object_id, body.version)
+
+    @router.put("/queues/{object_id}/routing", tags=TAGS)
+    async def queue_routing(
+        body: dict[str, Any], scope: manage_queues, object_id: ObjectId, app: Acd
+    ) -> dict[str, Any]:
+        """Set a queue's routing options (escalation, overflow, announcements; docs/flows.md)."""
+        return await app.flows.set_queue_routing(scope.tenant_id, object_id, body)
