@@ -5,7 +5,8 @@
 - ``/acd/*``: supervisors read their tenant's agents, queues, calls, what-if and routing
   explanations; tenant admins also log an agent out.
 - ``/flows/{id}/versions``, ``/flows/{id}/rollback`` and ``/queues/{id}/routing``: tenant
-  admins manage flow versions and queue routing options.
+  admins manage flow versions and queue routing options. Bodies and queries are optional,
+  so another tenant's flow or queue answers 404 before anything else.
 
 Another tenant's agent, queue or call is simply not found.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Protocol, cast
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Response, status
 from pydantic import Field
 
 from koe.api.deps import Action, Caller, ObjectId, Scope, Svc, own_tenant
@@ -78,12 +79,6 @@ class WhatIfIn(Input):
     queue_id: Annotated[str, Field(max_length=64)] | None = None
     skills: Skills = Field(default_factory=dict, max_length=50)
     priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
-
-
-class RollbackIn(Input):
-    """The version whose document becomes current again (as a new version)."""
-
-    version: Annotated[int, Field(ge=1)]
 
 
 class AgentStateOut(Output):
@@ -233,16 +228,16 @@ Me = Annotated[tuple[str, str], Depends(_me)]
 QueueId = Annotated[str, Path(max_length=64)]
 CallId = Annotated[str, Path(max_length=128)]
 TAGS: list[str | Any] = ["acd"]
+ReadQueues = Annotated[Scope, Depends(own_tenant("queues", Action.READ))]
+ReadAgents = Annotated[Scope, Depends(own_tenant("agents", Action.READ))]
+ManageAgents = Annotated[Scope, Depends(own_tenant("agents", Action.WRITE))]
+ReadFlows = Annotated[Scope, Depends(own_tenant("flows", Action.READ))]
+ManageFlows = Annotated[Scope, Depends(own_tenant("flows", Action.WRITE))]
+ManageQueues = Annotated[Scope, Depends(own_tenant("queues", Action.WRITE))]
 
 
 def add_acd_routes(router: APIRouter) -> None:
     """Agent self-service, supervisor figures and admin management of the ACD."""
-    read_queues = Annotated[Scope, Depends(own_tenant("queues", Action.READ))]
-    read_agents = Annotated[Scope, Depends(own_tenant("agents", Action.READ))]
-    manage_agents = Annotated[Scope, Depends(own_tenant("agents", Action.WRITE))]
-    manage_flows = Annotated[Scope, Depends(own_tenant("flows", Action.WRITE))]
-    read_flows = Annotated[Scope, Depends(own_tenant("flows", Action.READ))]
-    manage_queues = Annotated[Scope, Depends(own_tenant("queues", Action.WRITE))]
 
     @router.get("/agent/state", response_model=AgentStateOut, tags=TAGS)
     async def my_state(me: Me, app: Acd) -> AgentStateOut:
@@ -291,37 +286,37 @@ def add_acd_routes(router: APIRouter) -> None:
     # ---- supervisors and admins ----
 
     @router.get("/acd/agents", response_model=list[AgentStateOut], tags=TAGS)
-    async def agents(scope: read_agents, app: Acd) -> list[AgentStateOut]:
+    async def agents(scope: ReadAgents, app: Acd) -> list[AgentStateOut]:
         """The tenant's logged-in agents and their states."""
         return [_agent(v) for v in await app.acd.agents(scope.tenant_id)]
 
     @router.post(
         "/acd/agents/{object_id}/logout", status_code=status.HTTP_204_NO_CONTENT, tags=TAGS
     )
-    async def force_logout(scope: manage_agents, object_id: ObjectId, app: Acd) -> Response:
+    async def force_logout(scope: ManageAgents, object_id: ObjectId, app: Acd) -> Response:
         """Take an agent out of the pool and free the seat (a call in progress ends for the ACD)."""
         await app.acd.agent(scope.tenant_id, object_id)  # 404 unless logged in here
         await app.acd.connection_lost(scope.tenant_id, object_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.get("/acd/queues", response_model=list[QueueFiguresOut], tags=TAGS)
-    async def queues(scope: read_queues, app: Acd) -> list[QueueFiguresOut]:
+    async def queues(scope: ReadQueues, app: Acd) -> list[QueueFiguresOut]:
         """Real-time figures of every queue."""
         return [_figures(f) for f in await app.acd.all_realtime(scope.tenant_id)]
 
     @router.get("/acd/queues/{queue_id}", response_model=QueueFiguresOut, tags=TAGS)
-    async def queue(scope: read_queues, queue_id: QueueId, app: Acd) -> QueueFiguresOut:
+    async def queue(scope: ReadQueues, queue_id: QueueId, app: Acd) -> QueueFiguresOut:
         """Real-time figures of one queue: waiting, longest wait, agents by state, SL, EWT."""
         return _figures(await app.acd.realtime(scope.tenant_id, queue_id))
 
     @router.get("/acd/queues/{queue_id}/calls", response_model=list[CallOut], tags=TAGS)
-    async def queue_calls(scope: read_queues, queue_id: QueueId, app: Acd) -> list[CallOut]:
+    async def queue_calls(scope: ReadQueues, queue_id: QueueId, app: Acd) -> list[CallOut]:
         """The callers in a queue, in the order they will be served."""
         views = await app.acd.calls(scope.tenant_id, queue_id)
         return [CallOut.model_validate(v, from_attributes=True) for v in views]
 
     @router.post("/acd/what-if", response_model=WhatIfOut, tags=TAGS)
-    async def what_if(body: WhatIfIn, scope: read_queues, app: Acd) -> WhatIfOut:
+    async def what_if(body: WhatIfIn, scope: ReadQueues, app: Acd) -> WhatIfOut:
         """Who would get a call with these skills now? Changes nothing."""
         answer = await app.acd.what_if(
             scope.tenant_id, queue_id=body.queue_id, skills=body.skills, priority=body.priority
@@ -341,7 +336,7 @@ def add_acd_routes(router: APIRouter) -> None:
         )
 
     @router.get("/acd/calls/{call_id}/explain", response_model=list[DecisionOut], tags=TAGS)
-    async def explain(scope: read_queues, call_id: CallId, app: Acd) -> list[DecisionOut]:
+    async def explain(scope: ReadQueues, call_id: CallId, app: Acd) -> list[DecisionOut]:
         """Why a (recent) call went where it went: eligible agents, the choice, the reason."""
         decisions = await app.acd.explain(scope.tenant_id, call_id)
         if not decisions:
@@ -352,35 +347,36 @@ def add_acd_routes(router: APIRouter) -> None:
 
     @router.get("/flows/{object_id}/versions", response_model=list[FlowVersionOut], tags=TAGS)
     async def flow_versions(
-        scope: read_flows, object_id: ObjectId, app: Acd
+        scope: ReadFlows,
+        object_id: ObjectId,
+        app: Acd,
+        version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
     ) -> list[FlowVersionOut]:
-        """The flow's saved versions, newest first."""
+        """The flow's saved versions, newest first; ``?version=N``: that one, with its document."""
+        if version is not None:
+            one = await app.flows.version(scope.tenant_id, object_id, version)
+            return [FlowVersionOut.model_validate(one)]
         rows = await app.flows.versions(scope.tenant_id, object_id)
         return [FlowVersionOut.model_validate(r) for r in rows]
 
-    @router.get("/flows/{object_id}/versions/{version}", response_model=FlowVersionOut, tags=TAGS)
-    async def flow_version(
-        scope: read_flows,
-        object_id: ObjectId,
-        version: Annotated[int, Path(ge=1, le=1_000_000)],
-        app: Acd,
-    ) -> FlowVersionOut:
-        """One saved version with its document."""
-        return FlowVersionOut.model_validate(
-            await app.flows.version(scope.tenant_id, object_id, version)
-        )
-
     @router.post("/flows/{object_id}/rollback", tags=TAGS)
     async def rollback(
-        body: RollbackIn, scope: manage_flows, object_id: ObjectId, app: Acd
+        scope: ManageFlows,
+        object_id: ObjectId,
+        app: Acd,
+        version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
     ) -> dict[str, Any]:
-        """Make an old version current again (saved as a new version); calls in progress
-        finish on the version they started with."""
-        return await app.flows.rollback(scope.tenant_id, object_id, body.version)
+        """Make ``?version=N`` (default: the one before the current) current again, saved as a
+        new version; calls in progress finish on the version they started with."""
+        return await app.flows.rollback(scope.tenant_id, object_id, version)
 
     @router.put("/queues/{object_id}/routing", tags=TAGS)
     async def queue_routing(
-        body: dict[str, Any], scope: manage_queues, object_id: ObjectId, app: Acd
+        scope: ManageQueues,
+        object_id: ObjectId,
+        app: Acd,
+        body: Annotated[dict[str, Any] | None, Body()] = None,
     ) -> dict[str, Any]:
-        """Set a queue's routing options (escalation, overflow, announcements; docs/flows.md)."""
-        return await app.flows.set_queue_routing(scope.tenant_id, object_id, body)
+        """Set a queue's routing options: escalation, overflow, announcements, callback offer
+        (docs/flows.md); an empty body clears them."""
+        return await app.flows.set_queue_routing(scope.tenant_id, object_id, body or {})

@@ -71,9 +71,12 @@ class FlowService:
                 raise version_not_found(flow_id, version)
             return row_view(row)
 
-    async def rollback(self, tenant_id: str, flow_id: str, version: int) -> View:
-        """Make ``version``'s document current again, as a new version; the flow's view."""
+    async def rollback(self, tenant_id: str, flow_id: str, version: int | None = None) -> View:
+        """Make ``version``'s document (default: the previous version's) current again, as a
+        new version; the flow's view."""
         flow = await self._flow(tenant_id, flow_id)
+        if version is None:
+            version = flow.version - 1
         old = await self.version(tenant_id, flow_id, version)
         if version == flow.version:
             raise rollback_to_current(version)
