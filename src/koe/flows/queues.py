@@ -112,7 +112,10 @@ def _overflow(raw: Any) -> OverflowTarget:
             f"kind must be one of {', '.join(k.value for k in TargetKind)}.",
         )
     ref = raw.get("ref")
-    return OverflowTarget(TargetKind(raw["kind"]), str(ref) if ref else None)
+    try:
+        return OverflowTarget(TargetKind(raw["kind"]), str(ref) if ref else None)
+    except ValidationFailed as err:
+        raise _bad("overflow", err.message_ja, err.message_en) from err
 
 
 def queue_config(row: Mapping[str, Any], *, ring_timeout_seconds: float = 20.0) -> QueueConfig:
