@@ -22,6 +22,7 @@ from koe.flows.prompts import Prompts
 from koe.media.prompts import PromptLibrary
 from koe.routing.model import Need, QueueConfig
 from koe.tenancy.settings import TenantSettings
+from tests.api.conftest import api_app, cheap_argon2, http, world  # noqa: F401  (API tests)
 from tests.flows.fakes import FakeDialer, FakeSession, Phones, Trunk
 
 T = "tenant-a"
