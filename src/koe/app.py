@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from koe.api.app import create_api
 from koe.billing.service import BillingService
+from koe.calls.session import InboundHandler
 from koe.contracts.mailer import NoticeMailer
 from koe.contracts.service import ContractService
 from koe.core.clock import Clock, SystemClock
@@ -42,7 +43,7 @@ class Koe:
     contracts: ContractService
     notices: NoticeMailer
     acd: AcdService
-    inbound: FlowEngine  # call control's InboundHandler
+    inbound: InboundHandler  # the flow engine, for call control
     flows: FlowService
     extras: dict[str, object] = field(default_factory=dict)
 
