@@ -9,6 +9,7 @@ last ``seconds × scale`` of real time, so a 5 s IVR timeout takes 5 ms.
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import wave
 from collections import deque
@@ -26,6 +27,17 @@ from koe.flows.acd import cancel_and_wait
 
 SCALE = 0.001
 _ids = itertools.count(1)
+
+
+def wav(frames: int = 800) -> bytes:
+    """A short mono 16-bit 8 kHz WAV (a tenant's recording)."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x01\x00" * frames)
+    return out.getvalue()
 
 
 def _gone() -> CallGone:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import wave
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from koe.flows import events as fev
 from koe.routing.model import EscalationStep, OverflowTarget, TargetKind
 from koe.tenancy.templates import build_ivr
 from tests.flows.conftest import WEEKDAYS_9_18, Harness, T
-from tests.flows.fakes import FakeSession
+from tests.flows.fakes import FakeSession, wav
 
 SALES, SUPPORT = "q-sales", "q-support"
 
@@ -194,16 +192,6 @@ async def test_caller_hanging_up_while_ringing(h: Harness) -> None:
     await asyncio.wait_for(task, 2)
     assert finished(h, s)["outcome"] == "abandoned"
     assert h.state("a1") == "available"
-
-
-def wav() -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\x01\x00" * 80)
-    return out.getvalue()
 
 
 async def test_in_queue_announcements_and_a_kept_callback(h: Harness) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import wave
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,22 +11,13 @@ from koe.calls.session import CallerIdentity, Withheld
 from koe.flows import events as fev
 from koe.tenancy.settings import TenantSettings
 from tests.flows.conftest import NUMBER, WEEKDAYS_9_18, Harness, T
+from tests.flows.fakes import wav
 
 END = {"type": "hangup"}
 
 
 def finished(h: Harness) -> dict[str, object]:
     return next(e.data for e in h.events if e.type == fev.FLOW_FINISHED)
-
-
-def wav() -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\x01\x00" * 800)
-    return out.getvalue()
 
 
 async def test_play_then_hangup(h: Harness) -> None:

@@ -26,8 +26,8 @@ from koe.flows.acd import AcdService
 from koe.flows.errors import no_agent_profile
 from koe.flows.service import FlowService
 from koe.routing.errors import agent_not_logged_in
-from koe.routing.explain import Decision
-from koe.routing.views import AgentView, QueueFigures
+from koe.routing.explain import Decision, WhatIf
+from koe.routing.views import AgentView, CallView, QueueFigures
 
 
 class AcdServices(Protocol):
@@ -81,90 +81,10 @@ class WhatIfIn(Input):
     priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
 
 
-class AgentStateOut(Output):
-    """An agent's ACD state."""
-
-    agent_id: str
-    state: str
-    since: datetime
-    reason: str | None
-    pending_break: str | None
-    call_id: str | None
-    skills: dict[str, int]
-    idle_since: datetime | None
-    wrap_up_until: datetime | None
-
-
 class HeartbeatOut(Output):
     """The agent is still logged in."""
 
     ok: bool
-
-
-class QueueFiguresOut(Output):
-    """A queue's real-time figures (service level by window in minutes)."""
-
-    queue_id: str
-    waiting: int
-    offered: int
-    callbacks: int
-    longest_wait_seconds: float
-    agents: dict[str, int]
-    service_level: dict[int, float | None]
-    aht_seconds: float
-    ewt_seconds: float | None
-
-
-class CallOut(Output):
-    """A caller in a queue."""
-
-    call_id: str
-    queue_id: str
-    state: str
-    need: str
-    priority: int
-    position: int | None
-    waited_seconds: float
-    queue_waited_seconds: float
-    agent_id: str | None
-    callback: bool
-    escalation_step: int
-
-
-class CandidateOut(Output):
-    """An eligible available agent and how long they have been idle."""
-
-    agent_id: str
-    idle_seconds: float
-
-
-class WhatIfOut(Output):
-    """The agent a call would go to now, the eligible agents in order, and the wait."""
-
-    need: str
-    queue_id: str | None
-    agent_id: str | None
-    eligible: list[CandidateOut]
-    staffed: dict[str, int]
-    position: int | None
-    ewt_seconds: float | None
-    reason: str
-
-
-class DecisionOut(Output):
-    """One routing decision of a call."""
-
-    at: datetime
-    call_id: str
-    queue_id: str
-    trigger: str
-    need: str
-    outcome: str
-    agent_id: str | None
-    eligible: list[CandidateOut]
-    eligible_truncated: bool
-    calls: list[dict[str, Any]]
-    reason: str
 
 
 class FlowVersionOut(Output):
@@ -176,41 +96,6 @@ class FlowVersionOut(Output):
     note: str
     created_at: datetime
     document: dict[str, Any] | None = None
-
-
-def _agent(view: AgentView) -> AgentStateOut:
-    return AgentStateOut.model_validate(view, from_attributes=True)
-
-
-def _figures(view: QueueFigures) -> QueueFiguresOut:
-    return QueueFiguresOut.model_validate(view, from_attributes=True)
-
-
-def _decision(d: Decision) -> DecisionOut:
-    return DecisionOut(
-        at=d.at,
-        call_id=d.call_id,
-        queue_id=d.queue_id,
-        trigger=d.trigger,
-        need=d.need,
-        outcome=d.outcome,
-        agent_id=d.agent_id,
-        eligible=[
-            CandidateOut(agent_id=c.agent_id, idle_seconds=c.idle_seconds) for c in d.eligible
-        ],
-        eligible_truncated=d.eligible_truncated,
-        calls=[
-            {
-                "call_id": c.call_id,
-                "queue_id": c.queue_id,
-                "queue_priority": c.queue_priority,
-                "caller_priority": c.caller_priority,
-                "waited_seconds": c.waited_seconds,
-            }
-            for c in d.calls
-        ],
-        reason=d.reason,
-    )
 
 
 # ---- the caller's own agent ----
@@ -239,36 +124,36 @@ ManageQueues = Annotated[Scope, Depends(own_tenant("queues", Action.WRITE))]
 def add_acd_routes(router: APIRouter) -> None:
     """Agent self-service, supervisor figures and admin management of the ACD."""
 
-    @router.get("/agent/state", response_model=AgentStateOut, tags=TAGS)
-    async def my_state(me: Me, app: Acd) -> AgentStateOut:
+    @router.get("/agent/state", response_model=AgentView, tags=TAGS)
+    async def my_state(me: Me, app: Acd) -> AgentView:
         """The caller's own ACD state (404 ``agent_not_logged_in`` when logged out)."""
-        return _agent(await app.acd.agent(*me))
+        return await app.acd.agent(*me)
 
-    @router.post("/agent/login", response_model=AgentStateOut, tags=TAGS)
-    async def login(body: LoginIn, me: Me, app: Acd) -> AgentStateOut:
+    @router.post("/agent/login", response_model=AgentView, tags=TAGS)
+    async def login(body: LoginIn, me: Me, app: Acd) -> AgentView:
         """Take a seat, available or on break (409 ``license_seats_exceeded``: none free)."""
-        return _agent(await app.acd.login(*me, ready=body.ready, reason=body.reason))
+        return await app.acd.login(*me, ready=body.ready, reason=body.reason)
 
-    @router.post("/agent/ready", response_model=AgentStateOut, tags=TAGS)
-    async def ready(me: Me, app: Acd) -> AgentStateOut:
+    @router.post("/agent/ready", response_model=AgentView, tags=TAGS)
+    async def ready(me: Me, app: Acd) -> AgentView:
         """Ready for calls (from break, no-answer pause or after-call work)."""
         view = await app.acd.ready(*me)
         assert view is not None
-        return _agent(view)
+        return view
 
-    @router.post("/agent/break", response_model=AgentStateOut, tags=TAGS)
-    async def start_break(body: BreakIn, me: Me, app: Acd) -> AgentStateOut:
+    @router.post("/agent/break", response_model=AgentView, tags=TAGS)
+    async def start_break(body: BreakIn, me: Me, app: Acd) -> AgentView:
         """Go on break with a reason code."""
         view = await app.acd.start_break(*me, body.reason)
         assert view is not None
-        return _agent(view)
+        return view
 
-    @router.post("/agent/wrap-up", response_model=AgentStateOut, tags=TAGS)
-    async def extend_wrap_up(body: WrapUpIn, me: Me, app: Acd) -> AgentStateOut:
+    @router.post("/agent/wrap-up", response_model=AgentView, tags=TAGS)
+    async def extend_wrap_up(body: WrapUpIn, me: Me, app: Acd) -> AgentView:
         """Extend after-call work (up to the queue's limit)."""
         view = await app.acd.extend_wrap_up(*me, body.seconds)
         assert view is not None
-        return _agent(view)
+        return view
 
     @router.post("/agent/heartbeat", response_model=HeartbeatOut, tags=TAGS)
     async def heartbeat(me: Me, app: Acd) -> HeartbeatOut:
@@ -285,10 +170,10 @@ def add_acd_routes(router: APIRouter) -> None:
 
     # ---- supervisors and admins ----
 
-    @router.get("/acd/agents", response_model=list[AgentStateOut], tags=TAGS)
-    async def agents(scope: ReadAgents, app: Acd) -> list[AgentStateOut]:
+    @router.get("/acd/agents", response_model=list[AgentView], tags=TAGS)
+    async def agents(scope: ReadAgents, app: Acd) -> list[AgentView]:
         """The tenant's logged-in agents and their states."""
-        return [_agent(v) for v in await app.acd.agents(scope.tenant_id)]
+        return await app.acd.agents(scope.tenant_id)
 
     @router.post(
         "/acd/agents/{object_id}/logout", status_code=status.HTTP_204_NO_CONTENT, tags=TAGS
@@ -299,49 +184,35 @@ def add_acd_routes(router: APIRouter) -> None:
         await app.acd.connection_lost(scope.tenant_id, object_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    @router.get("/acd/queues", response_model=list[QueueFiguresOut], tags=TAGS)
-    async def queues(scope: ReadQueues, app: Acd) -> list[QueueFiguresOut]:
+    @router.get("/acd/queues", response_model=list[QueueFigures], tags=TAGS)
+    async def queues(scope: ReadQueues, app: Acd) -> list[QueueFigures]:
         """Real-time figures of every queue."""
-        return [_figures(f) for f in await app.acd.all_realtime(scope.tenant_id)]
+        return await app.acd.all_realtime(scope.tenant_id)
 
-    @router.get("/acd/queues/{queue_id}", response_model=QueueFiguresOut, tags=TAGS)
-    async def queue(scope: ReadQueues, queue_id: QueueId, app: Acd) -> QueueFiguresOut:
+    @router.get("/acd/queues/{queue_id}", response_model=QueueFigures, tags=TAGS)
+    async def queue(scope: ReadQueues, queue_id: QueueId, app: Acd) -> QueueFigures:
         """Real-time figures of one queue: waiting, longest wait, agents by state, SL, EWT."""
-        return _figures(await app.acd.realtime(scope.tenant_id, queue_id))
+        return await app.acd.realtime(scope.tenant_id, queue_id)
 
-    @router.get("/acd/queues/{queue_id}/calls", response_model=list[CallOut], tags=TAGS)
-    async def queue_calls(scope: ReadQueues, queue_id: QueueId, app: Acd) -> list[CallOut]:
+    @router.get("/acd/queues/{queue_id}/calls", response_model=list[CallView], tags=TAGS)
+    async def queue_calls(scope: ReadQueues, queue_id: QueueId, app: Acd) -> list[CallView]:
         """The callers in a queue, in the order they will be served."""
-        views = await app.acd.calls(scope.tenant_id, queue_id)
-        return [CallOut.model_validate(v, from_attributes=True) for v in views]
+        return await app.acd.calls(scope.tenant_id, queue_id)
 
-    @router.post("/acd/what-if", response_model=WhatIfOut, tags=TAGS)
-    async def what_if(body: WhatIfIn, scope: ReadQueues, app: Acd) -> WhatIfOut:
+    @router.post("/acd/what-if", response_model=WhatIf, tags=TAGS)
+    async def what_if(body: WhatIfIn, scope: ReadQueues, app: Acd) -> WhatIf:
         """Who would get a call with these skills now? Changes nothing."""
-        answer = await app.acd.what_if(
+        return await app.acd.what_if(
             scope.tenant_id, queue_id=body.queue_id, skills=body.skills, priority=body.priority
         )
-        return WhatIfOut(
-            need=answer.need,
-            queue_id=answer.queue_id,
-            agent_id=answer.agent_id,
-            eligible=[
-                CandidateOut(agent_id=c.agent_id, idle_seconds=c.idle_seconds)
-                for c in answer.eligible
-            ],
-            staffed=answer.staffed,
-            position=answer.position,
-            ewt_seconds=answer.ewt_seconds,
-            reason=answer.reason,
-        )
 
-    @router.get("/acd/calls/{call_id}/explain", response_model=list[DecisionOut], tags=TAGS)
-    async def explain(scope: ReadQueues, call_id: CallId, app: Acd) -> list[DecisionOut]:
+    @router.get("/acd/calls/{call_id}/explain", response_model=list[Decision], tags=TAGS)
+    async def explain(scope: ReadQueues, call_id: CallId, app: Acd) -> list[Decision]:
         """Why a (recent) call went where it went: eligible agents, the choice, the reason."""
         decisions = await app.acd.explain(scope.tenant_id, call_id)
         if not decisions:
             raise not_found("通話", "Call")
-        return [_decision(d) for d in decisions]
+        return decisions
 
     # ---- flow versions and queue routing (tenant admins) ----
 
