@@ -136,6 +136,8 @@ async def test_supervisor_reads_agents_admin_manages(world: World) -> None:
     )
     assert higher.json()["agent_id"] is None
     assert (await sv.get(f"{BASE}/acd/queues/{queue_id}/calls")).json() == []
+    intervals = await sv.get(f"{BASE}/acd/queues/{queue_id}/intervals")
+    assert intervals.status_code == 200 and intervals.json() == []  # nothing happened yet
 
     # Supervisors do not manage; agents read nothing tenant-wide.
     refused = await sv.post(f"{BASE}/acd/agents/{me}/logout")
@@ -183,6 +185,8 @@ async def test_explain_a_call(world: World) -> None:
     assert (state["state"], state["call_id"]) == ("on_call", session.call_id)
     phones.hang_up(made["agents"]["ag1"]["id"])
     await asyncio.wait_for(task, 3)
+    (interval,) = (await sv.get(f"{BASE}/acd/queues/{queue_id}/intervals")).json()
+    assert (interval["offered"], interval["answered"], interval["answered_within_sl"]) == (1, 1, 1)
     missing = await sv.get(f"{BASE}/acd/calls/nope/explain")
     assert missing.status_code == 404
 
@@ -240,6 +244,7 @@ async def test_a_tenant_never_sees_another_tenants_acd(world: World) -> None:
     for method, url in (
         ("get", f"/acd/queues/{queue_a}"),
         ("get", f"/acd/queues/{queue_a}/calls"),
+        ("get", f"/acd/queues/{queue_a}/intervals"),
         ("post", f"/acd/agents/{agent_a}/logout"),
         ("get", f"/flows/{flow['id']}/versions"),
         ("get", f"/flows/{flow['id']}/versions?version=1"),

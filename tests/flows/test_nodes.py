@@ -342,6 +342,19 @@ async def test_number_without_flow(h: Harness) -> None:
     assert s.cause == 63 and s.notes == {"unallocated": "no_flow"}
 
 
+async def test_store_down_still_answers_with_an_announcement(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(tenant_id: str, number: str) -> None:
+        raise ConnectionError("database is down")
+
+    h.plans.plan = broken  # type: ignore[method-assign,assignment]
+    s = await h.run(h.session())
+    assert s.played() == ["ja/service_unavailable", "en/service_unavailable"]
+    assert s.notes == {"unallocated": "store_unavailable"} and s.cause == 63
+    assert "flow plan unavailable" in caplog.text
+
+
 async def test_loops_are_bounded(h: Harness) -> None:
     h.flow(
         {

@@ -27,6 +27,7 @@ from koe.flows.errors import no_agent_profile
 from koe.flows.service import FlowService
 from koe.routing.errors import agent_not_logged_in
 from koe.routing.explain import Decision, WhatIf
+from koe.routing.metrics import IntervalFigures
 from koe.routing.views import AgentView, CallView, QueueFigures
 
 
@@ -198,6 +199,13 @@ def add_acd_routes(router: APIRouter) -> None:
     async def queue_calls(scope: ReadQueues, queue_id: QueueId, app: Acd) -> list[CallView]:
         """The callers in a queue, in the order they will be served."""
         return await app.acd.calls(scope.tenant_id, queue_id)
+
+    @router.get("/acd/queues/{queue_id}/intervals", response_model=list[IntervalFigures], tags=TAGS)
+    async def queue_intervals(
+        scope: ReadQueues, queue_id: QueueId, app: Acd
+    ) -> list[IntervalFigures]:
+        """15-minute intervals: offered, answered, abandoned, ASA, AHT, SL, occupancy."""
+        return await app.acd.intervals(scope.tenant_id, queue_id)
 
     @router.post("/acd/what-if", response_model=WhatIf, tags=TAGS)
     async def what_if(body: WhatIfIn, scope: ReadQueues, app: Acd) -> WhatIf:

@@ -44,6 +44,7 @@ from koe.licensing.counters import ConcurrencyCounter
 from koe.routing.actions import Action, AgentGone, Announce, CancelOffer, Offer, Overflow
 from koe.routing.engine import RoutingEngine
 from koe.routing.explain import Decision, WhatIf
+from koe.routing.metrics import IntervalFigures
 from koe.routing.model import OverflowTarget, QueueConfig
 from koe.routing.views import AgentView, CallView, QueueFigures
 
@@ -407,6 +408,11 @@ class AcdService:
         """Every queue's real-time figures."""
         await self.ensure_tenant(tenant_id)
         return [self.engine.realtime(tenant_id, q) for q in self.queue_ids(tenant_id)]
+
+    async def intervals(self, tenant_id: str, queue_id: str) -> list[IntervalFigures]:
+        """The queue's 15-minute intervals kept in memory (the current one included)."""
+        await self.ensure_tenant(tenant_id)
+        return self.engine.intervals(tenant_id, queue_id=queue_id)
 
     async def calls(self, tenant_id: str, queue_id: str) -> list[CallView]:
         """The callers in a queue, in serving order."""

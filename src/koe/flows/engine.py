@@ -125,7 +125,13 @@ class FlowEngine:
     async def handle(self, session: CallSession) -> None:
         """Run the call until it is bridged and over, or hung up."""
         tenant_id, call_id = session.tenant_id, session.call_id
-        plan = await self.plans.plan(tenant_id, session.called)
+        try:
+            plan = await self.plans.plan(tenant_id, session.called)
+        except Exception:
+            # The store is unreachable: the caller still hears why, and the call ends.
+            log.exception("flow plan unavailable tenant=%s call=%s", tenant_id, call_id)
+            await self._unallocated(session, "store_unavailable")
+            return
         if plan is None or plan.flow_id is None or not plan.document:
             await self._unallocated(session, "unknown_number" if plan is None else "no_flow")
             return
