@@ -201,8 +201,10 @@ class AcdService:
                     delay = min(delay, (deadline - now).total_seconds())
             except Exception:
                 log.exception("ACD timers failed")
+            # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation.
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
 
     async def _publish_loop(self) -> None:
         while True:
