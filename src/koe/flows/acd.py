@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
@@ -152,8 +152,13 @@ class AcdService:
     # ---- lifecycle ----
 
     async def start(self) -> None:
-        """Start the timer and publisher tasks (also done on first use)."""
+        """Start the timer and publisher tasks (also done on first use until ``stop``)."""
         self._stopped = False
+        self._launch()
+
+    def _launch(self) -> None:
+        if self._stopped:
+            return
         if self._ticker is None:
             self._ticker = asyncio.create_task(self._tick_loop(), name="acd-ticker")
         if self._publisher is None:
@@ -214,18 +219,8 @@ class AcdService:
             finally:
                 self._outbox.task_done()
 
-    def _started(self) -> None:
-        if not self._stopped and (self._ticker is None or self._publisher is None):
-            if self._ticker is None:
-                self._ticker = asyncio.create_task(self._tick_loop(), name="acd-ticker")
-            if self._publisher is None:
-                self._publisher = asyncio.create_task(self._publish_loop(), name="acd-publisher")
-
-    def _spawn(self, coro: Awaitable[None], name: str) -> None:
-        async def run() -> None:
-            await coro
-
-        task = asyncio.create_task(run(), name=name)
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -233,7 +228,7 @@ class AcdService:
 
     async def ensure_tenant(self, tenant_id: str) -> None:
         """Load the tenant's queues and seat licenses into the engine, once."""
-        self._started()
+        self._launch()
         if tenant_id in self._loaded:
             return
         lock = self._locks.setdefault(tenant_id, asyncio.Lock())
