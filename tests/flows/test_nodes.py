@@ -405,6 +405,21 @@ async def test_callback_node_keeps_a_place(h: Harness) -> None:
     assert [c.number for c in h.acd.callbacks(T)] == ["+819012345678"]
 
 
+async def test_a_kept_callback_survives_a_later_queue_node(h: Harness) -> None:
+    h.queue("q")
+    h.flow(
+        {
+            "cb": {"type": "callback", "queue": "q", "next": "again"},
+            "again": {"type": "queue", "queue": "q", "next": "end"},
+            "end": END,
+        },
+        "cb",
+    )
+    s = await h.run(h.session())
+    assert s.notes["callback"] == "kept"
+    assert h.acd.engine.call(T, s.call_id).callback  # still waiting for its callback
+
+
 async def test_callback_node_refuses_withheld_numbers(h: Harness) -> None:
     h.queue("q")
     h.flow(

@@ -517,19 +517,21 @@ class AcdService:
         self._inboxes[key] = inbox
         waiter = _Waiter(self, session, inbox, queue_id, language)
         try:
-            try:
-                actions = self.engine.enqueue(
-                    tenant_id, call_id, queue_id, priority=priority, skills=skills
-                )
-            except KoeError as err:
-                log.warning(
-                    "caller not queued tenant=%s call=%s queue=%s: %s",
-                    tenant_id,
-                    call_id,
-                    queue_id,
-                    err.code,
-                )
-                return QueueResult(QueueOutcome.UNAVAILABLE, queue_id, 0.0, reason=err.code)
+            actions = self.engine.enqueue(
+                tenant_id, call_id, queue_id, priority=priority, skills=skills
+            )
+        except KoeError as err:
+            self._unregister(key, inbox)
+            self._flush()
+            log.warning(
+                "caller not queued tenant=%s call=%s queue=%s: %s",
+                tenant_id,
+                call_id,
+                queue_id,
+                err.code,
+            )
+            return QueueResult(QueueOutcome.UNAVAILABLE, queue_id, 0.0, reason=err.code)
+        try:
             session.note(queue=queue_id)
             self._act(actions)
             return await waiter.run()
