@@ -780,6 +780,8 @@ async def _ring_or_cancel(
         while not ring.done():
             action = await _next_action(inbox, ring)
             if isinstance(action, CancelOffer) and action.agent_id == agent_id:
+                if ring.done():
+                    return False  # it ended as the offer was taken back: its result counts
                 await cancel_and_wait(ring)
                 return True
             if action is not None:
