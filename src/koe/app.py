@@ -9,12 +9,19 @@ from fastapi import FastAPI
 
 from koe.api.app import create_api
 from koe.billing.service import BillingService
+from koe.calls.session import InboundHandler
 from koe.contracts.mailer import NoticeMailer
 from koe.contracts.service import ContractService
 from koe.core.clock import Clock, SystemClock
 from koe.core.events import EventBus
 from koe.core.settings import Settings, load_settings
+from koe.flows.acd import AcdService
+from koe.flows.engine import FlowEngine
+from koe.flows.prompts import Prompts
+from koe.flows.repository import StoreDirectory, StorePlans
+from koe.flows.service import FlowService
 from koe.identity.sessions import AuthService
+from koe.media.prompts import PromptLibrary
 from koe.store.db import Database
 from koe.tenancy.service import DirectoryService, TenantService
 
@@ -35,10 +42,14 @@ class Koe:
     billing: BillingService
     contracts: ContractService
     notices: NoticeMailer
+    acd: AcdService
+    inbound: InboundHandler  # the flow engine, for call control
+    flows: FlowService
     extras: dict[str, object] = field(default_factory=dict)
 
     async def close(self) -> None:
         """Release what ``build`` opened (after the notice e-mails being sent)."""
+        await self.acd.stop()
         await self.notices.close()
         await self.db.dispose()
 
@@ -56,6 +67,17 @@ def build(
     bus.subscribe(contracts.on_event)  # paying lifts an Art. 16-2 suspension
     notices = NoticeMailer(db, clock, settings)
     bus.subscribe(notices.on_event)  # a stored notice is e-mailed at once
+    prompts = Prompts(PromptLibrary(settings.data_dir))
+    acd = AcdService(clock, bus, StoreDirectory(db, clock), prompts)
+    bus.subscribe(acd.on_event)  # queue, agent, license and settings changes
+    inbound = FlowEngine(
+        StorePlans(db),
+        acd,
+        prompts,
+        clock=clock,
+        bus=bus,
+        voicemail_dir=settings.data_dir / "voicemail",
+    )
     return Koe(
         settings=settings,
         clock=clock,
@@ -67,6 +89,9 @@ def build(
         billing=BillingService(db, clock, bus),
         contracts=contracts,
         notices=notices,
+        acd=acd,
+        inbound=inbound,
+        flows=FlowService(db, directory),
     )
 
 

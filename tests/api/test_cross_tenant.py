@@ -40,6 +40,8 @@ OPERATOR_ONLY = {
 }
 # One per tenant, addressed without an id: the token decides whose it is.
 SINGLETONS = {"settings"}
+# The ACD (agent self-service, live figures): tenant-only, walked by tests/flows/test_api.py.
+ACD = {"agent", "acd"}
 
 
 @functools.cache
@@ -65,7 +67,7 @@ def _object_routes(resource: str) -> list[tuple[str, str]]:
 
 
 def test_walked_resources_are_exactly_the_registered_routes() -> None:
-    tenant_routes = _resources_under(BASE) - {"auth", "operator"} - SINGLETONS
+    tenant_routes = _resources_under(BASE) - {"auth", "operator"} - SINGLETONS - ACD
     operated_routes = _resources_under(f"{BASE}/operator/tenants/{{tenant_id}}") - SINGLETONS
     assert set(WALKED) | set(ACCOUNT_WALKED) == tenant_routes
     assert operated_routes == tenant_routes | OPERATOR_ONLY

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 import koe
 from koe.api import auth, backoffice, errors, operator
 from koe.api.account import add_account_routes
+from koe.api.acd import add_acd_routes
 from koe.api.deps import Services, own_tenant
 from koe.api.directory import add_directory_routes
 from koe.api.schemas import ErrorOut
@@ -70,5 +71,6 @@ def create_api(services: Services, *, close_on_shutdown: bool = False) -> FastAP
     add_directory_routes(v1, own_tenant)
     add_account_routes(v1, own_tenant)
     add_settings_routes(v1)
+    add_acd_routes(v1)
     app.include_router(v1)
     return app

@@ -191,6 +191,8 @@ class Queue(TenantScoped, Base):
     max_wait_seconds: Mapped[int] = mapped_column(Integer, default=600)
     max_length: Mapped[int] = mapped_column(Integer, default=50)
     service_level_seconds: Mapped[int] = mapped_column(Integer, default=20)
+    # ACD options beyond the columns (escalation, overflow, announcements): koe.flows.queues.
+    routing: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class BusinessHours(TenantScoped, Base):
@@ -216,6 +218,21 @@ class CallFlow(TenantScoped, Base):
     description: Mapped[str] = mapped_column(String(500), default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
     document: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CallFlowVersion(TenantScoped, Base):
+    """A saved version of a call flow: editing adds one, a rollback copies an old one forward."""
+
+    __tablename__ = "call_flow_versions"
+    __table_args__ = (UniqueConstraint("flow_id", "version"),)
+
+    flow_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("call_flows.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
 
 
 class IvrMenu(TenantScoped, Base):
@@ -633,6 +650,7 @@ TENANT_SCOPED_MODELS: tuple[type[TenantScoped], ...] = (
     Queue,
     BusinessHours,
     CallFlow,
+    CallFlowVersion,
     IvrMenu,
     PhoneNumber,
     ContractApplication,
@@ -663,6 +681,7 @@ __all__ = [
     "BillingRun",
     "BusinessHours",
     "CallFlow",
+    "CallFlowVersion",
     "CarrierCharge",
     "ContractApplication",
     "ContractChange",

@@ -43,6 +43,7 @@ from koe.store.models import (
     AuthSession,
     BusinessHours,
     CallFlow,
+    CallFlowVersion,
     IvrMenu,
     LicenseHolding,
     PhoneNumber,
@@ -610,15 +611,35 @@ class DirectoryService:
         await self._ensure_refs(s, tenant_id, validate_flow(data["document"]), "document")
         row = CallFlow(version=1, **data)
         REPOS["flows"].add(tenant_id, s, row)
+        await self._keep_flow_version(s, tenant_id, row)
         return row
 
     async def _update_flow(
         self, s: AsyncSession, tenant_id: str, row: CallFlow, data: dict[str, Any]
     ) -> None:
+        note = data.pop("version_note", "")
         if "document" in data:
             await self._ensure_refs(s, tenant_id, validate_flow(data["document"]), "document")
             row.version += 1
         await self._update_plain(s, tenant_id, row, data)
+        if "document" in data:
+            await self._keep_flow_version(s, tenant_id, row, note)
+
+    async def _keep_flow_version(
+        self, s: AsyncSession, tenant_id: str, row: CallFlow, note: str = ""
+    ) -> None:
+        """Record the flow's document as its current version (history for rollback)."""
+        await s.flush()
+        s.add(
+            CallFlowVersion(
+                tenant_id=tenant_id,
+                flow_id=row.id,
+                version=row.version,
+                document=row.document,
+                note=note,
+                created_at=self.clock.now(),
+            )
+        )
 
     async def _create_ivr(self, s: AsyncSession, tenant_id: str, data: dict[str, Any]) -> IvrMenu:
         if await REPOS["ivrs"].find(tenant_id, s, name=data["name"]):
